@@ -1,0 +1,3 @@
+from tinybt.cli import main
+
+main()
