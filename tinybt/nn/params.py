@@ -1,0 +1,28 @@
+"""Flat parameter dicts with PyTorch state_dict names ("gru.weight_ih_l0", ...).
+
+Models keep one flat dict; a layer sees the sub-dict under its prefix and its
+grads are put back under the same prefix. Initialisers follow PyTorch's
+defaults so that a port initialised by PyTorch is in the same regime.
+"""
+
+import numpy as np
+
+
+def sub(params, prefix):
+    """{"enc.w": a, "enc.b": b, "x": c}, "enc" -> {"w": a, "b": b}."""
+    p = prefix + "."
+    return {k[len(p):]: v for k, v in params.items() if k.startswith(p)}
+
+
+def prefixed(grads, prefix):
+    """Inverse of `sub`: {"w": g} , "enc" -> {"enc.w": g}."""
+    return {f"{prefix}.{k}": v for k, v in grads.items()}
+
+
+def uniform(rng, shape, bound, dtype):
+    """U(-bound, bound): PyTorch's default for Linear, GRU and attention projections."""
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def cast(params, dtype):
+    return {k: np.asarray(v, dtype=dtype) for k, v in params.items()}
