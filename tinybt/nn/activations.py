@@ -1,0 +1,101 @@
+"""Elementwise activations: relu, gelu (exact, erf), sigmoid, tanh.
+
+Each is `<act>_forward(x) -> (out, cache)`, `<act>_backward(dout, cache) -> (dx, {})`.
+GELU runs a fused Numba kernel; `gelu_forward_reference` / `gelu_backward_reference`
+are the NumPy + scipy.special.erf versions it is tested against.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+from scipy.special import erf
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+# ---- relu ------------------------------------------------------------------
+
+def relu_forward(x):
+    """x (...) -> max(x, 0) (...)."""
+    mask = x > 0
+    return np.where(mask, x, 0).astype(x.dtype, copy=False), mask
+
+
+def relu_backward(dout, mask):
+    return np.where(mask, dout, 0).astype(dout.dtype, copy=False), {}
+
+
+# ---- sigmoid ---------------------------------------------------------------
+
+def sigmoid(x):
+    """1 / (1 + e^−x) without overflow: only ever exponentiate −|x| ≤ 0."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def sigmoid_forward(x):
+    """x (...) -> σ(x) (...)."""
+    y = sigmoid(x)
+    return y, y
+
+
+def sigmoid_backward(dout, y):
+    return dout * y * (1 - y), {}   # σ' = σ(1 − σ)
+
+
+# ---- tanh ------------------------------------------------------------------
+
+def tanh_forward(x):
+    """x (...) -> tanh(x) (...). np.tanh saturates to ±1 without overflow."""
+    y = np.tanh(x)
+    return y, y
+
+
+def tanh_backward(dout, y):
+    return dout * (1 - y * y), {}   # tanh' = 1 − tanh²
+
+
+# ---- gelu (exact): x Φ(x), Φ the standard normal CDF ------------------------
+
+def gelu_forward_reference(x):
+    """x (...) -> x · ½(1 + erf(x/√2)) (...)."""
+    return x * 0.5 * (1 + erf(x * _INV_SQRT2)), x
+
+
+def gelu_backward_reference(dout, x):
+    # d/dx x Φ(x) = Φ(x) + x φ(x)
+    cdf = 0.5 * (1 + erf(x * _INV_SQRT2))
+    pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    return dout * (cdf + x * pdf), {}
+
+
+@njit(cache=True)
+def _gelu_fwd_kernel(x, out):
+    for i in range(x.size):
+        v = np.float64(x[i])
+        out[i] = v * 0.5 * (1.0 + math.erf(v * _INV_SQRT2))
+
+
+@njit(cache=True)
+def _gelu_bwd_kernel(dout, x, dx):
+    for i in range(x.size):
+        v = np.float64(x[i])
+        cdf = 0.5 * (1.0 + math.erf(v * _INV_SQRT2))
+        pdf = math.exp(-0.5 * v * v) * _INV_SQRT_2PI
+        dx[i] = dout[i] * (cdf + v * pdf)
+
+
+def gelu_forward(x):
+    """x (...) -> gelu(x) (...). Fused kernel."""
+    out = np.empty_like(x)
+    _gelu_fwd_kernel(np.ascontiguousarray(x).reshape(-1), out.reshape(-1))
+    return out, x
+
+
+def gelu_backward(dout, x):
+    dx = np.empty_like(dout)
+    _gelu_bwd_kernel(np.ascontiguousarray(dout).reshape(-1), np.ascontiguousarray(x).reshape(-1),
+                     dx.reshape(-1))
+    return dx, {}

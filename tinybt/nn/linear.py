@@ -1,0 +1,38 @@
+"""Linear layer y = x Wᵀ + b (PyTorch nn.Linear layout: weight (Dout, Din))."""
+
+import math
+
+import numpy as np
+
+from tinybt.nn.params import uniform
+
+
+def linear_init(rng, din, dout, bias=True, dtype=np.float32):
+    """PyTorch default: kaiming_uniform(a=√5) on W and U(±1/√Din) on b, i.e. both U(±1/√Din)."""
+    bound = 1.0 / math.sqrt(din)
+    params = {"weight": uniform(rng, (dout, din), bound, dtype)}
+    if bias:
+        params["bias"] = uniform(rng, (dout,), bound, dtype)
+    return params
+
+
+def linear_forward(x, params):
+    """x (..., Din), weight (Dout, Din), optional bias (Dout,) -> out (..., Dout)."""
+    W = params["weight"]
+    out = x @ W.T
+    if "bias" in params:
+        out += params["bias"]
+    # keep W itself (not the dict): an optimizer may swap the dict's arrays before backward
+    return out, (x, W, "bias" in params)
+
+
+def linear_backward(dout, cache):
+    """dout (..., Dout) -> dx (..., Din), {"weight": (Dout, Din)[, "bias": (Dout,)]}."""
+    x, W, has_bias = cache
+    dx = dout @ W
+    # every leading position contributes to dW, so flatten them into one batch axis
+    d2 = dout.reshape(-1, dout.shape[-1])
+    grads = {"weight": d2.T @ x.reshape(-1, x.shape[-1])}
+    if has_bias:
+        grads["bias"] = d2.sum(axis=0)
+    return dx, grads
