@@ -1,0 +1,186 @@
+"""One-layer GRU over a right-padded batch, with torch.nn.GRU's gate semantics.
+
+    r  = σ(W_ir x + b_ir + W_hr h + b_hr)
+    z  = σ(W_iz x + b_iz + W_hz h + b_hz)
+    n  = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+    h' = (1 − z) ⊙ n + z ⊙ h,        h0 = 0
+
+Steps t ≥ lengths[b] are padding: h is carried through unchanged and the output
+there is 0 — exactly what pack_padded_sequence → nn.GRU → pad_packed_sequence
+returns. The user vector is out[b, lengths[b] − 1] (pooling.py gathers it).
+
+Work split: the input projection x W_ihᵀ of every step is one matmul up front;
+each step then does one BLAS matmul h W_hhᵀ and a fused Numba kernel for the
+elementwise gate work. `gru_step_forward_reference` / `gru_step_backward_reference`
+are the readable NumPy versions of the two kernels (fused=False runs them; the
+tests check both agree). Internally everything is time-major (T, B, ·) so each
+step works on contiguous slices.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from tinybt.nn.activations import sigmoid
+from tinybt.nn.params import uniform
+
+
+def gru_init(rng, d, h, dtype=np.float32):
+    """torch.nn.GRU(d, h) default: every weight and bias U(±1/√H)."""
+    bound = 1.0 / math.sqrt(h)
+    return {"weight_ih_l0": uniform(rng, (3 * h, d), bound, dtype),
+            "weight_hh_l0": uniform(rng, (3 * h, h), bound, dtype),
+            "bias_ih_l0": uniform(rng, (3 * h,), bound, dtype),
+            "bias_hh_l0": uniform(rng, (3 * h,), bound, dtype)}
+
+
+def valid_steps(lengths, B, T):
+    """lengths (B,) ints in [1, T] -> valid (T, B) bool, valid[t, b] = t < lengths[b]."""
+    lengths = np.asarray(lengths)
+    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+        raise ValueError(f"gru: lengths must be an integer array of shape ({B},), "
+                         f"got {lengths.dtype} array of shape {lengths.shape}")
+    if B and (lengths.min() < 1 or lengths.max() > T):
+        raise ValueError(f"gru: every length must lie in [1, T={T}], "
+                         f"got min {lengths.min()} and max {lengths.max()}")
+    return np.arange(T)[:, None] < lengths[None, :]
+
+
+# ---- one step: plain NumPy reference ----------------------------------------
+
+def gru_step_forward_reference(gi, gh, h, valid):
+    """gi, gh (B, 3H): W_ih x + b_ih and W_hh h + b_hh, stacked r|z|n; h (B, H); valid (B,).
+
+    Returns h' (B, H) and act (B, 3H) = r|z|n (kept for the backward pass).
+    """
+    H = h.shape[1]
+    r = sigmoid(gi[:, :H] + gh[:, :H])
+    z = sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+    n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+    h_new = np.where(valid[:, None], (1 - z) * n + z * h, h)   # padding: h passes through
+    return h_new, np.concatenate([r, z, n], axis=1)
+
+
+def gru_step_backward_reference(dh, dout, h, act, hn, valid):
+    """dh (B, H) = ∂S/∂h' from later steps, dout (B, H) = ∂S/∂out at this step, h (B, H)
+    the state before the step, act (B, 3H) = r|z|n, hn (B, H) = W_hn h + b_hn.
+
+    Returns dgi (B, 3H) = ∂S/∂(W_ih x + b_ih), dgh (B, 3H) = ∂S/∂(W_hh h + b_hh) and
+    dh_prev (B, H) = ∂S/∂h along the direct z ⊙ h path (the caller adds dgh W_hh).
+    """
+    H = h.shape[1]
+    m = valid[:, None]
+    r, z, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
+    dh = dh + np.where(m, dout, 0)        # a padded output is the constant 0
+    dn = dh * (1 - z)
+    da_n = dn * (1 - n * n)               # tanh' = 1 − n²
+    da_r = da_n * hn * r * (1 - r)        # n's pre-activation holds r ⊙ hn; σ' = σ(1 − σ)
+    da_z = dh * (h - n) * z * (1 - z)     # ∂h'/∂z = h − n
+    dgi = np.where(m, np.concatenate([da_r, da_z, da_n], axis=1), 0)
+    dgh = np.where(m, np.concatenate([da_r, da_z, da_n * r], axis=1), 0)
+    return dgi, dgh, np.where(m, dh * z, dh)
+
+
+# ---- one step: fused Numba kernels (same maths, writes into its outputs) ----
+
+@njit(cache=True)
+def _sigmoid(a):
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def _step_fwd_kernel(gi, gh, h, valid, h_new, act):
+    B, H = h.shape
+    for b in range(B):
+        for j in range(H):
+            r = _sigmoid(gi[b, j] + gh[b, j])
+            z = _sigmoid(gi[b, H + j] + gh[b, H + j])
+            n = math.tanh(gi[b, 2 * H + j] + r * gh[b, 2 * H + j])
+            act[b, j] = r
+            act[b, H + j] = z
+            act[b, 2 * H + j] = n
+            h_new[b, j] = (1.0 - z) * n + z * h[b, j] if valid[b] else h[b, j]
+
+
+@njit(cache=True)
+def _step_bwd_kernel(dh, dout, h, act, hn, valid, dgi, dgh, dh_prev):
+    B, H = h.shape
+    for b in range(B):
+        if not valid[b]:
+            for j in range(H):
+                dh_prev[b, j] = dh[b, j]
+            for j in range(3 * H):
+                dgi[b, j] = 0.0
+                dgh[b, j] = 0.0
+            continue
+        for j in range(H):
+            r, z, n = act[b, j], act[b, H + j], act[b, 2 * H + j]
+            g = dh[b, j] + dout[b, j]
+            da_n = g * (1.0 - z) * (1.0 - n * n)
+            da_r = da_n * hn[b, j] * r * (1.0 - r)
+            da_z = g * (h[b, j] - n) * z * (1.0 - z)
+            dgi[b, j] = da_r
+            dgi[b, H + j] = da_z
+            dgi[b, 2 * H + j] = da_n
+            dgh[b, j] = da_r
+            dgh[b, H + j] = da_z
+            dgh[b, 2 * H + j] = da_n * r
+            dh_prev[b, j] = g * z
+
+
+# ---- the layer ---------------------------------------------------------------
+
+def gru_forward(x, lengths, params, fused=True):
+    """x (B, T, D) right-padded, lengths (B,) ints in [1, T] -> out (B, T, H).
+
+    out[b, t] = h_t for t < lengths[b], 0 after. params: "weight_ih_l0" (3H, D),
+    "weight_hh_l0" (3H, H), "bias_ih_l0" (3H,), "bias_hh_l0" (3H,), stacked r|z|n.
+    fused=False runs the NumPy reference step functions instead of the kernels.
+    """
+    B, T, D = x.shape
+    W_ih, W_hh = params["weight_ih_l0"], params["weight_hh_l0"]
+    b_hh = params["bias_hh_l0"]
+    H = W_hh.shape[1]
+    valid = valid_steps(lengths, B, T)
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
+    gi = (x_tm @ W_ih.T + params["bias_ih_l0"]).reshape(T, B, 3 * H)   # all steps at once
+    hs = np.zeros((T + 1, B, H), x.dtype)      # hs[t] = state entering step t
+    acts = np.empty((T, B, 3 * H), x.dtype)    # r|z|n per step
+    hns = np.empty((T, B, H), x.dtype)         # W_hn h + b_hn per step
+    for t in range(T):
+        gh = hs[t] @ W_hh.T + b_hh
+        hns[t] = gh[:, 2 * H:]
+        if fused:
+            _step_fwd_kernel(gi[t], gh, hs[t], valid[t], hs[t + 1], acts[t])
+        else:
+            hs[t + 1], acts[t] = gru_step_forward_reference(gi[t], gh, hs[t], valid[t])
+    out = np.where(valid[:, :, None], hs[1:], 0).astype(x.dtype, copy=False)
+    return np.ascontiguousarray(out.transpose(1, 0, 2)), (x_tm, valid, W_ih, W_hh, hs, acts, hns, fused)
+
+
+def gru_backward(dout, cache):
+    """dout (B, T, H) -> dx (B, T, D), grads with the params' keys. Full BPTT."""
+    x_tm, valid, W_ih, W_hh, hs, acts, hns, fused = cache
+    T, B, H = hns.shape
+    dout_tm = np.ascontiguousarray(dout.transpose(1, 0, 2))
+    dgi = np.empty((T, B, 3 * H), dout.dtype)
+    dgh = np.empty((T, B, 3 * H), dout.dtype)
+    dh = np.zeros((B, H), dout.dtype)
+    dh_prev = np.empty((B, H), dout.dtype)
+    for t in range(T - 1, -1, -1):
+        if fused:
+            _step_bwd_kernel(dh, dout_tm[t], hs[t], acts[t], hns[t], valid[t], dgi[t], dgh[t], dh_prev)
+        else:
+            dgi[t], dgh[t], dh_prev = gru_step_backward_reference(dh, dout_tm[t], hs[t], acts[t], hns[t],
+                                                                  valid[t])
+        dh = dh_prev + dgh[t] @ W_hh          # the W_hh h path into the previous state
+    # weight gradients: one matmul over all (t, b) pairs each
+    dgi2, dgh2 = dgi.reshape(T * B, 3 * H), dgh.reshape(T * B, 3 * H)
+    grads = {"weight_ih_l0": dgi2.T @ x_tm, "weight_hh_l0": dgh2.T @ hs[:T].reshape(T * B, H),
+             "bias_ih_l0": dgi2.sum(axis=0), "bias_hh_l0": dgh2.sum(axis=0)}
+    dx = (dgi2 @ W_ih).reshape(T, B, -1).transpose(1, 0, 2)
+    return np.ascontiguousarray(dx), grads
