@@ -1,0 +1,149 @@
+"""Gradient-check cases for the basic layers (tinybt/nn/).
+
+Each `<layer>_case(rng, ...)` builds a small float64 Case; the registered
+`@case` functions use the defaults, and tests/test_layers.py reuses the same
+builders on edge shapes (B = 1, T = 1, all-but-one padding, ...).
+"""
+
+import numpy as np
+
+from tinybt.gradcheck import Case, case
+from tinybt.nn.activations import (gelu_backward, gelu_forward, relu_backward, relu_forward,
+                                   sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
+from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward
+from tinybt.nn.dropout import dropout_backward, dropout_forward
+from tinybt.nn.embedding import embedding_backward, embedding_forward, embedding_init
+from tinybt.nn.layernorm import layernorm_backward, layernorm_forward
+from tinybt.nn.linear import linear_backward, linear_forward, linear_init
+from tinybt.nn.pooling import last_pool_backward, last_pool_forward, mean_pool_backward, mean_pool_forward
+from tinybt.nn.positional import positional_backward, positional_forward, positional_init
+
+F64 = np.float64
+
+
+def _layer_run(forward, backward):
+    """run() for `out, cache = forward(x, params)`, `dx, grads = backward(dout, cache)`."""
+    def run(inputs, params, upstream):
+        out, cache = forward(inputs["x"], params)
+        if upstream is None:
+            return {"out": out}, None, None
+        dx, grads = backward(upstream["out"], cache)
+        return {"out": out}, {"x": dx}, grads
+    return run
+
+
+def linear_case(rng, lead=(2, 3), din=4, dout=5, bias=True):
+    return Case("linear" if bias else "linear_nobias", _layer_run(linear_forward, linear_backward),
+                {"x": rng.standard_normal(lead + (din,))}, linear_init(rng, din, dout, bias, F64),
+                {"bias": bias})
+
+
+def embedding_case(rng, ids=None, V=6, D=3):
+    """Default ids (3, 4) include padding. The upstream is zero at padding positions (as the
+    masked layers above give): PyTorch's padding row gets no gradient by convention, although
+    the forward reads it, so a non-zero upstream there would make the true gradient differ."""
+    if ids is None:
+        ids = rng.integers(1, V + 2, size=(3, 4))
+        ids[0, 2:] = ids[2, 1:] = 0
+    ids = np.asarray(ids)
+    params = embedding_init(rng, V + 2, D, dtype=F64)
+    params["weight"][0] = rng.standard_normal(D)   # non-zero, so a leak from row 0 would show
+
+    def run(inputs, params, upstream):
+        out, cache = embedding_forward(inputs["ids"], params, padding_idx=0)
+        if upstream is None:
+            return {"out": out}, None, None
+        _, grads = embedding_backward(upstream["out"], cache)
+        return {"out": out}, {}, grads
+
+    upstream = {"out": rng.standard_normal(ids.shape + (D,)) * (ids != 0)[..., None]}
+    return Case("embedding", run, {"ids": ids}, params, {"padding_idx": 0}, upstream=upstream)
+
+
+def positional_case(rng, B=2, T=3, max_len=5, D=4):
+    return Case("positional", _layer_run(positional_forward, positional_backward),
+                {"x": rng.standard_normal((B, T, D))}, positional_init(rng, max_len, D, F64))
+
+
+def layernorm_case(rng, lead=(2, 3), D=5):
+    params = {"weight": rng.standard_normal(D), "bias": rng.standard_normal(D)}
+    return Case("layernorm", _layer_run(layernorm_forward, layernorm_backward),
+                {"x": rng.standard_normal(lead + (D,))}, params, {"eps": 1e-5})
+
+
+BN_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def batchnorm_case(rng, N=5, D=3, training=True, affine=True):
+    """Buffers travel in params (they are state_dict entries) but get no gradient. In training
+    the updated running stats are extra outputs (with no upstream) so ports can check them."""
+    cfg = {"training": training, "momentum": 0.1, "eps": 1e-5, "affine": affine}
+    params = {"weight": rng.uniform(0.5, 1.5, D), "bias": rng.standard_normal(D)} if affine else {}
+    params.update(running_mean=rng.standard_normal(D), running_var=rng.uniform(0.5, 2.0, D),
+                  num_batches_tracked=np.array(3, np.int64))
+
+    def run(inputs, params, upstream):
+        buffers = {k: params[k] for k in BN_BUFFERS}
+        p = {k: v for k, v in params.items() if k not in BN_BUFFERS}
+        out, cache = batchnorm_forward(inputs["x"], p, buffers, training, cfg["momentum"], cfg["eps"])
+        outputs = {"out": out}
+        if training:
+            outputs.update(running_mean=buffers["running_mean"], running_var=buffers["running_var"])
+        if upstream is None:
+            return outputs, None, None
+        dx, grads = batchnorm_backward(upstream["out"], cache)
+        return outputs, {"x": dx}, grads
+
+    name = "batchnorm_" + ("train" if training else "eval") + ("" if affine else "_noaffine")
+    return Case(name, run, {"x": rng.standard_normal((N, D)) * 2 + 1}, params, cfg,
+                upstream={"out": rng.standard_normal((N, D))})
+
+
+ACTIVATIONS = {"relu": (relu_forward, relu_backward), "gelu": (gelu_forward, gelu_backward),
+               "sigmoid": (sigmoid_forward, sigmoid_backward), "tanh": (tanh_forward, tanh_backward)}
+
+
+def activation_case(rng, name, shape=(3, 4)):
+    fwd, bwd = ACTIVATIONS[name]
+    x = rng.standard_normal(shape) * 2
+    x[np.abs(x) < 0.01] = 0.5   # keep relu's finite differences off its kink
+    return Case(name, _layer_run(lambda x, _: fwd(x), bwd), {"x": x})
+
+
+def dropout_case(rng, shape=(3, 4), p=0.3, training=True, seed=7):
+    """A fresh Generator(seed) in every run gives the identical mask every call."""
+    cfg = {"p": p, "training": training, "seed": seed}
+    fwd = lambda x, _: dropout_forward(x, p, np.random.default_rng(seed), training)  # noqa: E731
+    return Case("dropout" if training else "dropout_eval", _layer_run(fwd, dropout_backward),
+                {"x": rng.standard_normal(shape)}, {}, cfg)
+
+
+def pool_case(rng, kind, B=3, T=4, H=2, lengths=(4, 1, 2)):
+    fwd, bwd = {"last": (last_pool_forward, last_pool_backward),
+                "mean": (mean_pool_forward, mean_pool_backward)}[kind]
+
+    def run(inputs, params, upstream):
+        out, cache = fwd(inputs["h"], inputs["lengths"])
+        if upstream is None:
+            return {"out": out}, None, None
+        dh, _ = bwd(upstream["out"], cache)
+        return {"out": out}, {"h": dh}, {}
+
+    return Case(f"{kind}_pool", run,
+                {"h": rng.standard_normal((B, T, H)), "lengths": np.array(lengths, np.int64)})
+
+
+case("linear")(linear_case)
+case("linear_nobias")(lambda rng: linear_case(rng, bias=False))
+case("embedding")(embedding_case)
+case("positional")(positional_case)
+case("layernorm")(layernorm_case)
+case("batchnorm_train")(batchnorm_case)
+case("batchnorm_eval")(lambda rng: batchnorm_case(rng, training=False))
+case("batchnorm_train_noaffine")(lambda rng: batchnorm_case(rng, affine=False))
+for _act in ACTIVATIONS:
+    case(_act)(lambda rng, _act=_act: activation_case(rng, _act))
+case("dropout")(dropout_case)
+case("dropout_eval")(lambda rng: dropout_case(rng, training=False))
+case("last_pool")(lambda rng: pool_case(rng, "last"))
+case("mean_pool")(lambda rng: pool_case(rng, "mean"))

@@ -1,0 +1,46 @@
+"""Pooling a right-padded sequence (B, T, H) with valid lengths (B,) into (B, H).
+
+last: h at the last valid step (the GRU user vector).
+mean: mean over the valid prefix (the transformer user vector).
+"""
+
+import numpy as np
+
+
+def _check_lengths(lengths, B, T):
+    lengths = np.asarray(lengths)
+    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
+        raise ValueError(f"lengths must be an integer array of shape ({B},), "
+                         f"got {lengths.dtype} {lengths.shape}")
+    if B and (lengths.min() < 1 or lengths.max() > T):
+        raise ValueError(f"lengths must lie in [1, {T}], got range [{lengths.min()}, {lengths.max()}]")
+    return lengths
+
+
+def last_pool_forward(h, lengths):
+    """h (B, T, H), lengths int (B,) -> out (B, H) = h[b, lengths[b] − 1]."""
+    B, T, _ = h.shape
+    idx = _check_lengths(lengths, B, T) - 1
+    return h[np.arange(B), idx], (h.shape, idx)
+
+
+def last_pool_backward(dout, cache):
+    """dout (B, H) -> dh (B, T, H), {}: the gradient lands on the last valid step only."""
+    shape, idx = cache
+    dh = np.zeros(shape, dout.dtype)
+    dh[np.arange(shape[0]), idx] = dout
+    return dh, {}
+
+
+def mean_pool_forward(h, lengths):
+    """h (B, T, H), lengths int (B,) -> out (B, H) = Σ_{t < len} h[b, t] / len."""
+    B, T, _ = h.shape
+    lengths = _check_lengths(lengths, B, T)
+    # weight 1/len on valid steps, 0 on padding: forward and backward are the same weights
+    wts = ((np.arange(T) < lengths[:, None]) / lengths[:, None]).astype(h.dtype)[:, :, None]
+    return (h * wts).sum(axis=1), wts
+
+
+def mean_pool_backward(dout, wts):
+    """dout (B, H) -> dh (B, T, H), {}: padded steps get zero gradient."""
+    return wts * dout[:, None, :], {}
