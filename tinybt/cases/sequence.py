@@ -1,0 +1,104 @@
+"""Gradient-check cases for the sequence layers: GRU, masked softmax, attention, transformer block.
+
+Each `<layer>_case(rng, ...)` builds a small float64 Case; the registered `@case`
+functions use the defaults (ragged lengths with a length-1 sequence, a row padded
+down to one key), and the tests reuse the same builders on edge shapes.
+Integer/bool inputs (lengths, masks) travel in `inputs` and get no gradient.
+"""
+
+import numpy as np
+
+from tinybt.gradcheck import Case, case
+from tinybt.nn.attention import mha_backward, mha_forward, mha_init
+from tinybt.nn.gru import gru_backward, gru_forward, gru_init
+from tinybt.nn.softmax import masked_softmax_backward, masked_softmax_forward
+from tinybt.nn.transformer_block import block_backward, block_forward, block_init
+
+F64 = np.float64
+
+
+def _jitter(rng, params, scale=0.1):
+    """PyTorch's init zeroes some biases and sets LayerNorm to identity; perturb every
+    entry so that a swapped or ignored parameter cannot pass unnoticed."""
+    return {k: v + scale * rng.standard_normal(v.shape) for k, v in params.items()}
+
+
+def default_padding(B, T):
+    """(B, T) bool, True = padding: row 0 full, row 1 missing its last 2, the last row only 1 valid."""
+    kpm = np.zeros((B, T), bool)
+    if B > 1:
+        kpm[-1, 1:] = True
+    if B > 2:
+        kpm[1, max(T - 2, 1):] = True
+    return kpm
+
+
+def gru_case(rng, B=3, T=4, D=5, H=6, lengths=None):
+    lengths = np.array([T, 1, 2][:B] if lengths is None else lengths, dtype=np.int64)
+
+    def run(inputs, params, upstream):
+        out, cache = gru_forward(inputs["x"], inputs["lengths"], params)
+        if upstream is None:
+            return {"out": out}, None, None
+        dx, grads = gru_backward(upstream["out"], cache)
+        return {"out": out}, {"x": dx}, grads
+
+    return Case("gru", run, {"x": rng.standard_normal((B, T, D)), "lengths": lengths},
+                gru_init(rng, D, H, F64), {"hidden_size": H, "batch_first": True})
+
+
+def masked_softmax_case(rng, shape=(3, 2, 5), mask=None):
+    """Default mask (3, 1, 5), True = keep: one random row, one with every key masked, one with a single key."""
+    if mask is None:
+        mask = rng.random((shape[0], 1, shape[-1])) < 0.6
+        mask[0, 0, 0] = True
+        mask[1] = False
+        mask[2] = False
+        mask[2, 0, -1] = True
+
+    def run(inputs, params, upstream):
+        p, cache = masked_softmax_forward(inputs["logits"], inputs["mask"])
+        if upstream is None:
+            return {"out": p}, None, None
+        dl, _ = masked_softmax_backward(upstream["out"], cache)
+        return {"out": p}, {"logits": dl}, {}
+
+    return Case("masked_softmax", run, {"logits": 2 * rng.standard_normal(shape), "mask": np.asarray(mask)},
+                config={"mask_true_means": "keep"})
+
+
+def _masked_run(forward, backward, n_heads, causal):
+    def run(inputs, params, upstream):
+        out, cache = forward(inputs["x"], params, n_heads, inputs["key_padding_mask"], causal)
+        if upstream is None:
+            return {"out": out}, None, None
+        dx, grads = backward(upstream["out"], cache)
+        return {"out": out}, {"x": dx}, grads
+    return run
+
+
+def attention_case(rng, B=3, T=4, D=8, n_heads=2, causal=False, key_padding_mask=None):
+    kpm = default_padding(B, T) if key_padding_mask is None else np.asarray(key_padding_mask)
+    return Case("attention_pad" + ("_causal" if causal else ""),
+                _masked_run(mha_forward, mha_backward, n_heads, causal),
+                {"x": rng.standard_normal((B, T, D)), "key_padding_mask": kpm},
+                _jitter(rng, mha_init(rng, D, F64)),
+                {"n_heads": n_heads, "causal": causal, "key_padding_mask_true_means": "padding"})
+
+
+def block_case(rng, B=3, T=4, D=8, n_heads=2, causal=False, key_padding_mask=None):
+    kpm = default_padding(B, T) if key_padding_mask is None else np.asarray(key_padding_mask)
+    return Case("transformer_block_pad" + ("_causal" if causal else ""),
+                _masked_run(block_forward, block_backward, n_heads, causal),
+                {"x": rng.standard_normal((B, T, D)), "key_padding_mask": kpm},
+                _jitter(rng, block_init(rng, D, F64)),
+                {"n_heads": n_heads, "causal": causal, "dim_feedforward": 4 * D, "activation": "gelu",
+                 "norm_first": True, "layer_norm_eps": 1e-5, "key_padding_mask_true_means": "padding"})
+
+
+case("gru")(gru_case)
+case("masked_softmax")(masked_softmax_case)
+case("attention_pad")(attention_case)
+case("attention_pad_causal")(lambda rng: attention_case(rng, causal=True))
+case("transformer_block_pad")(block_case)
+case("transformer_block_pad_causal")(lambda rng: block_case(rng, causal=True))
