@@ -1,0 +1,115 @@
+"""Byte-level helpers shared by the file loaders.
+
+Big files are read as one uint8 array (memory-mapped, so the page cache holds
+the bytes, not the Python heap) and parsed by Numba kernels that report the
+*byte offset* of the first bad line; `line_error` turns that into the message
+the user sees: file, line number, offending text.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+from tinybt.errors import TinyBTError
+
+
+def read_bytes(path):
+    """The file's bytes as a read-only uint8 array (empty array for an empty file)."""
+    if os.path.getsize(path) == 0:
+        return np.zeros(0, np.uint8)
+    return np.memmap(path, dtype=np.uint8, mode="r")
+
+
+@njit(cache=True)
+def count_lines(buf):
+    """Number of lines, counting a last line without its newline."""
+    n = 0
+    for b in buf:
+        if b == 10:
+            n += 1
+    if buf.size and buf[buf.size - 1] != 10:
+        n += 1
+    return n
+
+
+def line_error(path, buf, start, lineno, why):
+    """TinyBTError for the line beginning at byte `start` (1-based `lineno`)."""
+    end = start
+    while end < len(buf) and end - start < 200 and buf[end] != 10:
+        end += 1
+    return text_error(path, lineno, why, bytes(buf[start:end]).decode("latin-1"))
+
+
+def text_error(path, lineno, why, text):
+    text = text.rstrip("\r\n")
+    if len(text) > 80:
+        text = text[:80] + "..."
+    return TinyBTError(f"{path}:{lineno}: {why}, got {text!r}")
+
+
+def text_lines(path, encoding):
+    """(line number, line) of a small text file, skipping blank lines."""
+    with open(path, encoding=encoding, newline="") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            if line.strip():
+                yield lineno, line
+
+
+def expect_files(folder, names, dataset):
+    """Raise unless every file in `names` exists in `folder`."""
+    missing = [n for n in names if not (Path(folder) / n).is_file()]
+    if missing:
+        raise TinyBTError(
+            f"{folder}: missing {', '.join(missing)}; a {dataset} folder must contain "
+            f"{', '.join(names)}")
+
+
+def dense_index(ids, catalog=()):
+    """Sorted unique keys of `ids` ∪ `catalog` and the dense index of every id.
+
+    Small non-negative integer ids (MovieLens) use a lookup table: O(n), no sort.
+    """
+    ids = np.asarray(ids)
+    catalog = np.asarray(catalog, dtype=ids.dtype)
+    both = (ids, catalog)
+    if ids.dtype.kind in "iu" and all(a.size == 0 or a.min() >= 0 for a in both):
+        top = max(int(a.max()) if a.size else -1 for a in both) + 1
+        if top <= 1 << 27:
+            present = np.zeros(top, bool)
+            present[ids] = True
+            present[catalog] = True
+            keys = np.flatnonzero(present).astype(np.int64)
+            lut = np.cumsum(present, dtype=np.int64) - 1
+            return keys, lut[ids]
+    keys = np.union1d(np.unique(ids), catalog)
+    return keys, np.searchsorted(keys, ids).astype(np.int64)
+
+
+def genre_arrays(n_items, item_index, genre_lists, names=None):
+    """CSR genre arrays for items 0..n_items-1.
+
+    item_index[k] is the dense item of catalog entry k, genre_lists[k] its genre
+    names. `names` fixes the genre order (else sorted); names outside it are errors
+    of the caller. Items absent from the catalog have no genres.
+    """
+    if names is None:
+        names = sorted({g for gs in genre_lists for g in gs})
+    pos = {g: i for i, g in enumerate(names)}
+    counts = np.zeros(n_items + 1, np.int64)
+    per_item = [()] * n_items
+    for i, gs in zip(item_index, genre_lists):
+        per_item[i] = sorted({pos[g] for g in gs})
+    for i, gs in enumerate(per_item):
+        counts[i + 1] = len(gs)
+    values = np.fromiter((g for gs in per_item for g in gs), np.int32, int(counts.sum()))
+    return np.cumsum(counts), values, np.array(names, dtype=str).reshape(-1)
+
+
+def aligned(keys, ids, values, fill=-1, dtype=np.int16):
+    """values[k] belongs to ids[k]; return them aligned to the sorted `keys` (fill elsewhere)."""
+    out = np.full(len(keys), fill, dtype)
+    out[np.searchsorted(keys, ids)] = values
+    return out
