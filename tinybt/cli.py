@@ -25,6 +25,32 @@ def gradcheck(only, seed):
         sys.exit(1)
 
 
+@cli.group()
+def golden():
+    """Golden files (inputs, params, outputs, grads) for checking ports to other frameworks."""
+
+
+@golden.command("export")
+@click.argument("dir", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Replace DIR even if it is not empty.")
+def golden_export(dir, force):
+    """Write every case to DIR (manifest.json + one .npz per case, float64)."""
+    from tinybt.golden import export
+
+    names = export(dir, force=force)
+    click.echo(f"wrote {len(names)} cases to {dir}")
+
+
+@golden.command("check")
+@click.argument("dir", type=click.Path(file_okay=False))
+def golden_check(dir):
+    """Recompute every case in DIR with this tinybt and compare (exit 1 on a difference)."""
+    from tinybt.golden import check
+
+    if not check(dir, echo=click.echo):
+        sys.exit(1)
+
+
 def main():
     try:
         rv = cli(standalone_mode=False)

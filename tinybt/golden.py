@@ -1,0 +1,230 @@
+"""Golden files: every gradient-check case written out for framework ports (SPEC §5).
+
+    DIR/manifest.json     format, tinybt version, conventions, per case: file, config, tolerances
+    DIR/<case>.npz        input/<name>, param/<name>, upstream/<name>, output/<name>, grad/<name>
+
+`grad/<name>` is ∂S/∂<name> with S = Σ_k Σ output[k] ⊙ upstream[k], for every
+float input and parameter (the Case contract of tinybt/gradcheck.py). Floats are
+float64, integers int64. The cases are whatever `all_cases(SEED)` registers, so
+a new case in tinybt/cases/ shows up here without touching this file.
+
+The .npz files are written by hand (fixed zip timestamps, sorted keys) so that
+exporting twice gives identical bytes and `git diff` shows only real changes.
+"""
+
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from tinybt import __version__
+from tinybt.errors import TinyBTError
+from tinybt.gradcheck import _REGISTRY, all_cases, rel_error
+
+FORMAT = "tinybt-golden"
+FORMAT_VERSION = 1
+SEED = 0
+
+# A port passes a tensor when every entry has |port − golden| ≤ atol + rtol·|golden|.
+# Both sides are float64, so only summation order differs: ~1e-13 relative in practice.
+PORT_TOL = {"output": {"atol": 1e-9, "rtol": 1e-7}, "grad": {"atol": 1e-9, "rtol": 1e-7}}
+# `golden check`: tinybt against its own goldens; only BLAS/platform rounding may differ.
+SELF_TOL = {"atol": 1e-11, "rtol": 1e-9}
+
+CONVENTIONS = {
+    "dtype": "Every float array is float64, every integer array int64 (ids, lengths, labels, steps).",
+    "ids": "Items are re-indexed to 1..V; id 0 is padding, id V+1 is the [MASK] token "
+           "(embedding tables have V+2 rows). Sequences are right-padded; lengths[b] is the valid prefix.",
+    "embedding": "Row lookup (nn.Embedding(V+2, D, padding_idx=0)); the padding row gets no gradient.",
+    "positional": "Learned positional embedding: row t of a (T_max, D) table is added at position t.",
+    "linear": "y = x W^T + b, weight (out, in) as torch.nn.Linear.",
+    "gru": "PyTorch nn.GRU semantics, one layer, batch_first. r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), "
+           "z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), "
+           "h' = (1 - z) * n + z * h; h0 = 0. weight_ih_l0 (3H, D), weight_hh_l0 (3H, H), bias_ih_l0 and "
+           "bias_hh_l0 (3H,) are stacked r|z|n. Padded steps (t >= length) leave h unchanged and output 0 "
+           "(as pack_padded_sequence / pad_packed_sequence); the user vector is h at the last valid step. "
+           "Full backpropagation through time.",
+    "attention": "Multi-head scaled dot-product attention (nn.MultiheadAttention layout: in_proj_weight (3D, D) "
+                 "and in_proj_bias (3D,) stacked q|k|v, out_proj.weight, out_proj.bias), logits scaled by "
+                 "1/sqrt(head_dim). Key-padding mask (key position t >= length) and the optional causal mask "
+                 "(key after query) set the logit to -inf before the softmax.",
+    "transformer_block": "Pre-LN: x = x + MHA(LN1(x)); x = x + FFN(LN2(x)), FFN = Linear(D, 4D) -> GELU -> "
+                         "Linear(4D, D), no dropout; as nn.TransformerEncoderLayer(norm_first=True, "
+                         "activation='gelu', batch_first=True, dropout=0). The encoder adds the positional "
+                         "embedding, runs the blocks, applies a final LayerNorm; the user vector is the mean "
+                         "over valid positions.",
+    "gelu": "Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (nn.GELU(approximate='none')).",
+    "layernorm": "Over the last dim, biased variance, eps 1e-5, affine weight/bias.",
+    "batchnorm": "nn.BatchNorm1d over the batch dim: training mode normalises with the biased batch variance, "
+                 "eps 1e-5, and updates running_mean/running_var with momentum 0.1 using the UNBIASED batch "
+                 "variance (running = 0.9 running + 0.1 batch); evaluation mode normalises with the running stats.",
+    "barlow_twins_loss": "Each view z1, z2 (N, P) is standardised per feature over the batch (biased variance, "
+                         "eps 1e-5, no affine: BatchNorm1d(P, affine=False) in training mode); "
+                         "C = z1_hat^T z2_hat / N; L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2. "
+                         "N < 2 is an error.",
+    "dual_encoder_loss": "Cosine similarity between user vectors u (N, D) and next-item embeddings e (N, D), "
+                         "divided by the temperature tau; softmax cross-entropy over the batch's next items "
+                         "(in-batch negatives), mean over rows. When the same item is the target of several rows, "
+                         "the duplicate columns are not negatives: a column whose item equals the row's target "
+                         "item (other than the row's own column) gets logit -inf.",
+    "cross_entropy": "torch.nn.functional.cross_entropy(logits, y, weight=w, reduction='mean'): "
+                     "sum_i w_{y_i} l_i / sum_i w_{y_i}.",
+    "adam": "torch.optim.Adam / AdamW semantics: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; "
+            "p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) (eps outside the sqrt); "
+            "Adam adds weight_decay * p to g first, AdamW multiplies p by (1 - lr * weight_decay) first.",
+    "gradients": "grad/<name> = dS/d<name>, S = sum_k sum(output[k] * upstream[k]), for every float input "
+                 "and parameter; integer inputs have no grad.",
+    "trajectory": "A trajectory output (e.g. output/loss of shape (10,)) is the loss at each of the optimiser "
+                  "steps, computed before the step; it has no upstream and no grads.",
+}
+
+
+def case_arrays(c):
+    """The arrays of one prepared case, under their golden keys, sorted."""
+    # store the tensors as they were before the run, whatever the run does to them
+    inputs = {k: np.array(v, copy=True) for k, v in c.inputs.items()}
+    params = {k: np.array(v, copy=True) for k, v in c.params.items()}
+    out, gin, gpar = c.run(c.inputs, c.params, c.upstream)
+    arrays = {}
+    groups = [("input", inputs), ("param", params), ("output", out)]
+    if gin or gpar:            # a case without grads (a trajectory) needs no upstream
+        groups += [("upstream", c.upstream), ("grad", {**(gin or {}), **(gpar or {})})]
+    for kind, d in groups:
+        for name, v in d.items():
+            a = np.asarray(v)
+            arrays[f"{kind}/{name}"] = a.astype(np.float64 if a.dtype.kind == "f" else np.int64)
+    return dict(sorted(arrays.items()))
+
+
+def _write_npz(path, arrays):
+    """np.savez-compatible, but byte-for-byte reproducible (fixed timestamp)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for key, a in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, a, allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
+
+
+def build(seed=SEED):
+    """(manifest, {case name: arrays}) computed by this tinybt."""
+    cases, data = {}, {}
+    for c in all_cases(seed):
+        arrays = case_arrays(c)
+        make = _REGISTRY.get(c.name)
+        cases[c.name] = {
+            "file": f"{c.name}.npz",
+            "doc": " ".join((make.__doc__ or "").split()) if make else "",
+            "config": c.config,
+            "tolerances": PORT_TOL,
+            "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype)} for k, a in arrays.items()},
+        }
+        data[c.name] = arrays
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "tinybt_version": __version__,
+                "seed": seed, "conventions": CONVENTIONS, "cases": dict(sorted(cases.items()))}
+    return manifest, data
+
+
+def export(dest, force=False, seed=SEED):
+    """Write the golden folder atomically (temp folder, then rename). Returns the case names."""
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise TinyBTError(f"golden export: {dest} exists and is not a directory")
+    if dest.is_dir() and any(dest.iterdir()) and not force:
+        raise TinyBTError(f"golden export: {dest} is not empty (pass --force to replace it)")
+    manifest, data = build(seed)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        for name, arrays in data.items():
+            _write_npz(tmp / manifest["cases"][name]["file"], arrays)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        old = None
+        if dest.is_dir():       # move the old folder aside so DEST is never half-written
+            old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+            os.replace(dest, old / "d")
+        os.replace(tmp, dest)
+        if old:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return list(data)
+
+
+def load(src):
+    """(manifest, {case name: {key: array}}) from a golden folder, validated."""
+    src = Path(src)
+    mpath = src / "manifest.json"
+    try:
+        manifest = json.loads(mpath.read_text())
+    except FileNotFoundError:
+        raise TinyBTError(f"golden: {mpath} not found (expected a folder written by `tinybt golden export`)")
+    except json.JSONDecodeError as e:
+        raise TinyBTError(f"golden: {mpath} line {e.lineno}: not valid JSON ({e.msg})")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise TinyBTError(f"golden: {mpath}: format is not {FORMAT!r}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise TinyBTError(f"golden: {mpath}: format_version {manifest.get('format_version')!r}, "
+                          f"this tinybt reads {FORMAT_VERSION}")
+    data = {}
+    for name, meta in manifest["cases"].items():
+        f = src / meta["file"]
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                data[name] = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as e:
+            raise TinyBTError(f"golden: {f}: cannot read ({e})")
+    return manifest, data
+
+
+def compare(expected, actual, atol, rtol):
+    """One tensor: (max abs err, max rel err, share of tolerance used, ok).
+
+    rel err is relative to the tensor's scale (as in gradcheck); share is
+    max |a − e| / (atol + rtol |e|), so ok ⟺ share ≤ 1.
+    """
+    e, a = np.asarray(expected, np.float64), np.asarray(actual, np.float64)
+    if e.shape != a.shape:
+        return np.inf, np.inf, np.inf, False
+    if e.size == 0:
+        return 0.0, 0.0, 0.0, True
+    err = np.abs(a - e)
+    err = np.where(np.isnan(err), np.inf, err)
+    share = float((err / (atol + rtol * np.abs(e))).max())
+    return float(err.max()), rel_error(a, e), share, share <= 1.0
+
+
+def report(rows, echo=print):
+    """rows: (case, key, max abs, max rel, share, ok). Prints a table; True when all pass."""
+    echo(f"{'case':<26} {'tensor':<40} {'max abs':>9} {'max rel':>9} {'tol used':>9}  result")
+    for case, key, ab, rel, share, ok in rows:
+        echo(f"{case:<26} {key:<40} {ab:9.2e} {rel:9.2e} {100 * share:8.2g}%  {'pass' if ok else 'FAIL'}")
+    bad = [r for r in rows if not r[5]]
+    echo(f"{len(rows) - len(bad)}/{len(rows)} tensors pass" + (f"; FAILED: {', '.join(sorted({r[0] for r in bad}))}"
+                                                              if bad else ""))
+    return not bad
+
+
+def check(src, echo=print, seed=None):
+    """Recompute every case with this tinybt and compare with the folder. True when all agree."""
+    manifest, golden = load(src)
+    mine, data = build(manifest.get("seed", SEED) if seed is None else seed)
+    rows = []
+    for name in sorted(set(golden) | set(data)):
+        if name not in data or name not in golden:
+            where = "this tinybt" if name not in data else str(src)
+            rows.append((name, f"(case missing from {where})", np.inf, np.inf, np.inf, False))
+            continue
+        if manifest["cases"][name]["config"] != mine["cases"][name]["config"]:
+            rows.append((name, "(config differs)", np.inf, np.inf, np.inf, False))
+        for key in sorted(set(golden[name]) | set(data[name])):
+            if key not in golden[name] or key not in data[name]:
+                rows.append((name, key + " (key missing)", np.inf, np.inf, np.inf, False))
+                continue
+            rows.append((name, key, *compare(golden[name][key], data[name][key], **SELF_TOL)))
+    return report(rows, echo)
