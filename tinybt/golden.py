@@ -37,7 +37,8 @@ PORT_TOL = {"output": {"atol": 1e-9, "rtol": 1e-7}, "grad": {"atol": 1e-9, "rtol
 SELF_TOL = {"atol": 1e-11, "rtol": 1e-9}
 
 CONVENTIONS = {
-    "dtype": "Every float array is float64, every integer array int64 (ids, lengths, labels, steps).",
+    "dtype": "Every float array is float64, every integer array int64 (ids, lengths, labels, steps), "
+             "masks are bool (each case's config says whether True means keep or padding).",
     "ids": "Items are re-indexed to 1..V; id 0 is padding, id V+1 is the [MASK] token "
            "(embedding tables have V+2 rows). Sequences are right-padded; lengths[b] is the valid prefix.",
     "embedding": "Row lookup (nn.Embedding(V+2, D, padding_idx=0)); the padding row gets no gradient.",
@@ -97,7 +98,9 @@ def case_arrays(c):
     for kind, d in groups:
         for name, v in d.items():
             a = np.asarray(v)
-            arrays[f"{kind}/{name}"] = a.astype(np.float64 if a.dtype.kind == "f" else np.int64)
+            if a.dtype.kind != "b":     # masks stay bool
+                a = a.astype(np.float64 if a.dtype.kind == "f" else np.int64)
+            arrays[f"{kind}/{name}"] = a
     return dict(sorted(arrays.items()))
 
 
@@ -201,9 +204,9 @@ def compare(expected, actual, atol, rtol):
 
 def report(rows, echo=print):
     """rows: (case, key, max abs, max rel, share, ok). Prints a table; True when all pass."""
-    echo(f"{'case':<26} {'tensor':<40} {'max abs':>9} {'max rel':>9} {'tol used':>9}  result")
+    echo(f"{"case":<30} {'tensor':<40} {'max abs':>9} {'max rel':>9} {'tol used':>9}  result")
     for case, key, ab, rel, share, ok in rows:
-        echo(f"{case:<26} {key:<40} {ab:9.2e} {rel:9.2e} {100 * share:8.2g}%  {'pass' if ok else 'FAIL'}")
+        echo(f"{case:<30} {key:<40} {ab:9.2e} {rel:9.2e} {100 * share:8.2g}%  {'pass' if ok else 'FAIL'}")
     bad = [r for r in rows if not r[5]]
     echo(f"{len(rows) - len(bad)}/{len(rows)} tensors pass" + (f"; FAILED: {', '.join(sorted({r[0] for r in bad}))}"
                                                               if bad else ""))

@@ -1,0 +1,70 @@
+"""Sequence layers: nn.GRU over a packed batch, nn.MultiheadAttention, nn.TransformerEncoderLayer.
+
+Mask conventions: tinybt's key_padding_mask is (B, T) bool with True = padding,
+exactly PyTorch's; the causal mask is PyTorch's bool attn_mask (True = hidden)
+above the diagonal.
+"""
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .registry import loaded, port
+
+
+class GRUEncoder(nn.Module):
+    """nn.GRU run on the valid prefixes only: out (B, T, H) is 0 at padded steps."""
+
+    def __init__(self, d, h):
+        super().__init__()
+        self.gru = nn.GRU(d, h, batch_first=True)
+
+    def forward(self, x, lengths):
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.gru(packed)
+        return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+
+@port("gru")
+def gru(inputs, params, config):
+    # looked up through the module so a test can swap in a broken GRU
+    m = loaded(globals()["GRUEncoder"](inputs["x"].shape[-1], config["hidden_size"]),
+               {f"gru.{k}": v for k, v in params.items()})
+    return {"out": m(inputs["x"], inputs["lengths"])}, m.gru
+
+
+@port("masked_softmax")
+def masked_softmax(inputs, params, config):
+    """keep (True = keep) broadcast over the logits; an all-masked row gives zeros, not
+    PyTorch's NaN: such rows get logits 0 (finite softmax, finite backward), then × keep."""
+    logits, keep = inputs["logits"], inputs["mask"].expand(inputs["logits"].shape)
+    z = logits.masked_fill(~keep, float("-inf"))
+    z = torch.where(keep.any(-1, keepdim=True), z, torch.zeros_like(z))
+    return {"out": torch.softmax(z, -1) * keep}, None
+
+
+def causal_mask(T):
+    """(T, T) bool, True = key after the query (hidden)."""
+    return torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+
+
+@port("attention_pad", "attention_pad_causal")
+def attention(inputs, params, config):
+    x = inputs["x"]
+    m = loaded(nn.MultiheadAttention(x.shape[-1], config["n_heads"], batch_first=True), params)
+    mask = causal_mask(x.shape[1]) if config["causal"] else None
+    out, _ = m(x, x, x, key_padding_mask=inputs["key_padding_mask"], attn_mask=mask, need_weights=False)
+    return {"out": out}, m
+
+
+def encoder_layer(d, n_heads, eps=1e-5):
+    return nn.TransformerEncoderLayer(d, n_heads, dim_feedforward=4 * d, dropout=0.0, activation="gelu",
+                                      layer_norm_eps=eps, batch_first=True, norm_first=True)
+
+
+@port("transformer_block_pad", "transformer_block_pad_causal")
+def transformer_block(inputs, params, config):
+    x = inputs["x"]
+    m = loaded(encoder_layer(x.shape[-1], config["n_heads"], config["layer_norm_eps"]), params)
+    mask = causal_mask(x.shape[1]) if config["causal"] else None
+    return {"out": m(x, src_mask=mask, src_key_padding_mask=inputs["key_padding_mask"])}, m
