@@ -204,7 +204,7 @@ def compare(expected, actual, atol, rtol):
 
 def report(rows, echo=print):
     """rows: (case, key, max abs, max rel, share, ok). Prints a table; True when all pass."""
-    echo(f"{"case":<30} {'tensor':<40} {'max abs':>9} {'max rel':>9} {'tol used':>9}  result")
+    echo(f"{'case':<30} {'tensor':<40} {'max abs':>9} {'max rel':>9} {'tol used':>9}  result")
     for case, key, ab, rel, share, ok in rows:
         echo(f"{case:<30} {key:<40} {ab:9.2e} {rel:9.2e} {100 * share:8.2g}%  {'pass' if ok else 'FAIL'}")
     bad = [r for r in rows if not r[5]]
