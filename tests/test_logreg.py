@@ -1,0 +1,86 @@
+"""Logistic regression of the linear probe: gradient, sparse = dense, optimality facts."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinybt.cases.probe import logreg_case
+from tinybt.gradcheck import check
+from tinybt.probe.logreg import fit_logreg, logreg_loss, predict
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), N=st.integers(1, 8), D=st.integers(1, 5), C=st.integers(2, 4),
+       l2=st.sampled_from([0.0, 0.01, 1.0]))
+def test_gradient_matches_finite_differences(seed, N, D, C, l2):
+    for tensor, err in check(logreg_case(np.random.default_rng(seed), N, D, C, l2)):
+        assert err < 1e-6, tensor
+
+
+def _data(seed, N=40, D=6, C=3, density=0.4):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, D)) * (rng.random((N, D)) < density)
+    return X, rng.integers(0, C, size=N), rng
+
+
+def test_sparse_and_dense_give_the_same_loss_gradient_and_fit():
+    X, y, rng = _data(0)
+    W, b = rng.standard_normal((3, 6)), rng.standard_normal(3)
+    dense, sparse = logreg_loss(W, b, X, y, 0.1), logreg_loss(W, b, scipy.sparse.csr_matrix(X), y, 0.1)
+    assert dense[0] == pytest.approx(sparse[0], rel=1e-12)
+    np.testing.assert_allclose(dense[1], sparse[1], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dense[2], sparse[2], rtol=1e-12, atol=1e-14)
+    md, ms = fit_logreg(X, y, 3, 0.05), fit_logreg(scipy.sparse.csr_matrix(X), y, 3, 0.05)
+    np.testing.assert_allclose(md.weight, ms.weight, atol=1e-8)
+    np.testing.assert_allclose(md.bias, ms.bias, atol=1e-8)
+    np.testing.assert_array_equal(predict(md, X), predict(ms, scipy.sparse.csr_matrix(X)))
+
+
+def test_fit_is_stationary_and_matches_the_closed_form_conditions():
+    """At the optimum: ∂J/∂b = 0 ⇒ the mean predicted probabilities equal the class
+    frequencies; ∂J/∂W = 0 ⇒ W = Xᵀ(onehot − p) / (N · l2)."""
+    X, y, _ = _data(1, N=60)
+    l2 = 0.2
+    m = fit_logreg(X, y, 3, l2)
+    logits = X @ m.weight.T + m.bias
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    onehot = np.eye(3)[y]
+    np.testing.assert_allclose(p.mean(0), onehot.mean(0), atol=1e-5)
+    np.testing.assert_allclose(m.weight, (onehot - p).T @ X / (len(y) * l2), atol=1e-5)
+
+
+def test_huge_penalty_predicts_the_training_majority():
+    X, y, _ = _data(2)
+    y[:25] = 1                                      # class 1 is the clear majority
+    m = fit_logreg(X, y, 3, 1e6)
+    assert np.abs(m.weight).max() < 1e-4
+    assert np.all(predict(m, X) == 1)
+
+
+def test_separable_clusters_are_fitted_exactly_and_deterministically():
+    rng = np.random.default_rng(3)
+    centers = 5 * np.eye(4)[:, :3].T                 # 3 classes on orthogonal axes
+    y = rng.integers(0, 3, size=90)
+    X = centers[y] + 0.3 * rng.standard_normal((90, 4))
+    a, b = fit_logreg(X, y, 3, 1e-3), fit_logreg(X, y, 3, 1e-3)
+    assert np.all(predict(a, X) == y)
+    np.testing.assert_array_equal(a.weight, b.weight)
+    np.testing.assert_array_equal(a.bias, b.bias)
+
+
+def test_iteration_cap_and_float32_input():
+    X, y, _ = _data(4)
+    m = fit_logreg(X.astype(np.float32), y, 3, 0.0, max_iter=3)
+    assert m.n_iter <= 3 and m.weight.dtype == np.float64 and m.weight.shape == (3, 6)
+
+
+def test_unseen_class_is_never_predicted_and_ties_go_to_the_lowest_index():
+    X, y, _ = _data(5)
+    y = np.where(y == 2, 0, y)                       # class 2 absent from the training labels
+    assert not np.any(predict(fit_logreg(X, y, 3, 0.1), X) == 2)
+    m = fit_logreg(X, y, 3, 0.1)
+    m.weight[:], m.bias[:] = 0, 0
+    assert np.all(predict(m, X) == 0)
