@@ -1,0 +1,70 @@
+"""Barlow Twins projector: user vector (B, D) -> z (B, P).
+
+`--projector 256-256-256` is, as in the original Barlow Twins code,
+    nn.Sequential(Linear(D, 256, bias=False), BatchNorm1d(256), ReLU(),
+                  Linear(256, 256, bias=False), BatchNorm1d(256), ReLU(),
+                  Linear(256, 256, bias=False))
+so the names are projector.0.weight, projector.1.weight/bias (+ buffers
+projector.1.running_mean/running_var/num_batches_tracked), projector.3.weight, ...,
+projector.6.weight. The final Linear has no bias either: the BT loss standardises
+each feature over the batch, so a bias there would always get a zero gradient.
+With a single width ("256") the projector is one Linear(D, 256, bias=False).
+
+BatchNorm buffers live in their own dict (not optimised). The projector is used
+only for pretraining, so it always runs in training mode (batch statistics).
+"""
+
+import numpy as np
+
+from tinybt.nn.activations import relu_backward, relu_forward
+from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward, batchnorm_init
+from tinybt.nn.linear import linear_backward, linear_forward, linear_init
+from tinybt.nn.params import prefixed, sub
+
+
+def projector_init(rng, d, widths, dtype=np.float32):
+    """d = D, widths = [P1, ..., P] -> (params, buffers)."""
+    params, buffers = {}, {}
+    dims = [d] + list(widths)
+    for j in range(len(widths)):
+        params |= prefixed(linear_init(rng, dims[j], dims[j + 1], bias=False, dtype=dtype), f"projector.{3 * j}")
+        if j < len(widths) - 1:
+            p, b = batchnorm_init(dims[j + 1], dtype=dtype)
+            params |= prefixed(p, f"projector.{3 * j + 1}")
+            buffers |= prefixed(b, f"projector.{3 * j + 1}")
+    return params, buffers
+
+
+def _n_linear(params):
+    return sum(1 for k in params if k.startswith("projector.") and k.endswith(".weight")
+               and int(k.split(".")[1]) % 3 == 0)
+
+
+def projector_forward(x, params, buffers):
+    """x (B, D) -> z (B, P), cache. Updates the BatchNorm running stats in `buffers`."""
+    n = _n_linear(params)
+    caches = []
+    for j in range(n):
+        x, c = linear_forward(x, sub(params, f"projector.{3 * j}"))
+        caches.append(c)
+        if j < n - 1:
+            name = f"projector.{3 * j + 1}"
+            b = sub(buffers, name)
+            x, c_bn = batchnorm_forward(x, sub(params, name), b, training=True)
+            buffers.update(prefixed(b, name))        # batchnorm_forward rebinds its dict's entries
+            x, c_relu = relu_forward(x)
+            caches += [c_bn, c_relu]
+    return x, caches
+
+
+def projector_backward(dz, caches):
+    """dz (B, P) -> dx (B, D), grads with the params' keys."""
+    grads = {}
+    for j in reversed(range((len(caches) + 2) // 3)):
+        dz, g = linear_backward(dz, caches[3 * j])
+        grads |= prefixed(g, f"projector.{3 * j}")
+        if j > 0:
+            dz, _ = relu_backward(dz, caches[3 * j - 1])
+            dz, g = batchnorm_backward(dz, caches[3 * j - 2])
+            grads |= prefixed(g, f"projector.{3 * j - 2}")
+    return dz, grads

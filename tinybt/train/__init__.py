@@ -1,0 +1,1 @@
+"""Training: config, run folder, checkpoints and the epoch loop (see trainer.py)."""

@@ -1,0 +1,57 @@
+"""checkpoint.npz: everything needed to continue a run bit for bit.
+
+Keys (plain arrays only, so it loads with allow_pickle=False):
+    param/<name>     model parameters (PyTorch state_dict names)
+    buffer/<name>    BatchNorm running statistics
+    optim/<name>     optimiser state (Adam's step count and moments)
+    rng              the training Generator's bit_generator.state as a JSON string
+    epoch            number of finished epochs
+
+Written to a temporary file and renamed over the old one, so the previous
+checkpoint survives a crash (or a NaN) in the middle of writing.
+"""
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from tinybt.errors import TinyBTError
+
+
+def save(path, params, buffers, optim_state, rng, epoch):
+    path = Path(path)
+    arrays = {f"param/{k}": v for k, v in params.items()}
+    arrays |= {f"buffer/{k}": v for k, v in buffers.items()}
+    arrays |= {f"optim/{k}": v for k, v in optim_state.items()}
+    arrays["rng"] = np.array(json.dumps(rng.bit_generator.state))
+    arrays["epoch"] = np.array(epoch, dtype=np.int64)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load(path):
+    """Returns (params, buffers, optim_state, rng, epoch); a clear TinyBTError if unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise TinyBTError(f"{path}: no checkpoint (the run stopped before its first epoch ended)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        state = json.loads(str(a.pop("rng")))
+        epoch = int(a.pop("epoch"))
+        rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
+        rng.bit_generator.state = state
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as e:
+        raise TinyBTError(f"{path}: corrupt or incomplete checkpoint ({type(e).__name__}: {e})") from None
+
+    def part(prefix):
+        return {k[len(prefix):]: v for k, v in a.items() if k.startswith(prefix)}
+
+    return part("param/"), part("buffer/"), part("optim/"), rng, epoch
