@@ -74,9 +74,11 @@ def layernorm_case(rng, lead=(2, 3), D=5):
 BN_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 
-def batchnorm_case(rng, N=5, D=3, training=True, affine=True):
+def batchnorm_case(rng, N=5, D=3, training=True, affine=True, x_scale=2.0):
     """Buffers travel in params (they are state_dict entries) but get no gradient. In training
-    the updated running stats are extra outputs (with no upstream) so ports can check them."""
+    the updated running stats are extra outputs (with no upstream) so ports can check them.
+    With N = 2 the normalised batch is ±1 whatever x is, so ∂out/∂x is only eps/σ² in size:
+    pass a small x_scale there to keep that gradient measurable."""
     cfg = {"training": training, "momentum": 0.1, "eps": 1e-5, "affine": affine}
     params = {"weight": rng.uniform(0.5, 1.5, D), "bias": rng.standard_normal(D)} if affine else {}
     params.update(running_mean=rng.standard_normal(D), running_var=rng.uniform(0.5, 2.0, D),
@@ -95,7 +97,7 @@ def batchnorm_case(rng, N=5, D=3, training=True, affine=True):
         return outputs, {"x": dx}, grads
 
     name = "batchnorm_" + ("train" if training else "eval") + ("" if affine else "_noaffine")
-    return Case(name, run, {"x": rng.standard_normal((N, D)) * 2 + 1}, params, cfg,
+    return Case(name, run, {"x": rng.standard_normal((N, D)) * x_scale + 1}, params, cfg,
                 upstream={"out": rng.standard_normal((N, D))})
 
 
