@@ -1,0 +1,200 @@
+"""Masked softmax (tinybt/nn/softmax.py) and multi-head self-attention (tinybt/nn/attention.py)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinybt.cases.sequence import attention_case, masked_softmax_case
+from tinybt.gradcheck import check
+from tinybt.nn.attention import mha_backward, mha_forward, mha_init
+from tinybt.nn.softmax import (masked_softmax_backward, masked_softmax_backward_reference,
+                               masked_softmax_forward, masked_softmax_forward_reference)
+
+SEEDS = st.integers(0, 2**31 - 1)
+
+
+def _assert_gradcheck(c):
+    for tensor, err in check(c):
+        assert err <= 1e-6, f"{c.name} {tensor}: max rel err {err:.2e}"
+
+
+def _right_padding(rng, B, T):
+    """(B, T) bool, True = padding, each row keeps a random prefix of length ≥ 1."""
+    return np.arange(T)[None, :] >= rng.integers(1, T + 1, size=B)[:, None]
+
+
+# ---- masked softmax ----------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(seed=SEEDS, N=st.integers(1, 5), K=st.integers(1, 6), scale=st.sampled_from([1.0, 50.0, 1e4]),
+       fused=st.booleans())
+def test_softmax_masked_keys_get_zero_and_rows_sum_to_one(seed, N, K, scale, fused):
+    rng = np.random.default_rng(seed)
+    logits = scale * rng.standard_normal((N, K))
+    keep = rng.random((N, K)) < 0.5
+    p, _ = masked_softmax_forward(logits, keep, fused=fused)
+    assert np.isfinite(p).all() and (p >= 0).all()
+    assert not p[~keep].any()
+    sums = p.sum(axis=-1)
+    np.testing.assert_allclose(sums[keep.any(axis=-1)], 1.0, rtol=1e-12)
+    assert not sums[~keep.any(axis=-1)].any()          # a row with every key masked is all zeros
+
+
+def test_softmax_all_masked_row_has_zero_output_and_gradient():
+    logits = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
+    keep = np.array([[True, False, True], [False, False, False]])
+    p, c = masked_softmax_forward(logits, keep)
+    np.testing.assert_allclose(p[0], np.exp([1.0, 0, 3.0]) * [1, 0, 1] / (np.e + np.e ** 3))
+    assert not p[1].any()
+    dl, g = masked_softmax_backward(np.ones_like(p) + np.arange(3), c)
+    assert g == {} and not dl[1].any() and dl[0, 1] == 0
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-6), (np.float64, 1e-14)])
+def test_softmax_kernels_match_reference(dtype, tol):
+    rng = np.random.default_rng(0)
+    logits = (3 * rng.standard_normal((2, 3, 4, 5))).astype(dtype)
+    mask = rng.random((2, 1, 4, 5)) < 0.6                  # broadcast over the head axis
+    mask[0, 0, 1] = False                                  # with an all-masked row
+    (p1, c1), (p2, c2) = masked_softmax_forward(logits, mask), masked_softmax_forward(logits, mask, fused=False)
+    np.testing.assert_allclose(p1, p2, rtol=tol, atol=tol)
+    dp = rng.standard_normal(logits.shape).astype(dtype)
+    (d1, _), (d2, _) = masked_softmax_backward(dp, c1), masked_softmax_backward(dp, c2)
+    np.testing.assert_allclose(d1, d2, rtol=tol, atol=tol)
+    assert p1.dtype == p2.dtype == d1.dtype == d2.dtype == dtype
+    # the reference functions are the ones the layer's fused=False path runs
+    keep = np.broadcast_to(mask, logits.shape).reshape(-1, 5)
+    np.testing.assert_array_equal(masked_softmax_forward_reference(logits.reshape(-1, 5), keep), p2.reshape(-1, 5))
+    np.testing.assert_array_equal(masked_softmax_backward_reference(dp.reshape(-1, 5), p2.reshape(-1, 5)),
+                                  d2.reshape(-1, 5))
+
+
+@pytest.mark.parametrize("shape,mask", [((3, 2, 5), None), ((1, 1), np.array([[True]])),
+                                        ((2, 3), np.array([[False, True, False], [True, True, True]]))])
+def test_softmax_gradcheck(shape, mask):
+    _assert_gradcheck(masked_softmax_case(np.random.default_rng(0), shape, mask))
+
+
+def test_softmax_rejects_non_bool_mask():
+    with pytest.raises(ValueError, match="boolean"):
+        masked_softmax_forward(np.zeros((2, 3)), np.ones((2, 3), int))
+
+
+# ---- attention ---------------------------------------------------------------
+
+def _attention_data(rng, B, T, D, dtype=np.float64):
+    p = {k: (v + 0.1 * rng.standard_normal(v.shape)).astype(dtype) for k, v in mha_init(rng, D, np.float64).items()}
+    return rng.standard_normal((B, T, D)).astype(dtype), p, rng.standard_normal((B, T, D)).astype(dtype)
+
+
+@pytest.mark.parametrize("kw", [
+    {},                                                             # default: padded rows, 2 heads
+    {"causal": True},
+    {"B": 1, "T": 1, "D": 4, "n_heads": 2},                         # B = 1, T = 1
+    {"B": 1, "T": 4, "key_padding_mask": [[False, True, True, True]]},    # all but one position padded
+    {"B": 2, "T": 3, "D": 6, "n_heads": 1, "causal": True},
+    {"B": 2, "T": 3, "D": 8, "n_heads": 4},
+])
+def test_attention_gradcheck(kw):
+    _assert_gradcheck(attention_case(np.random.default_rng(0), **kw))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=SEEDS, B=st.integers(1, 3), T=st.integers(1, 5), n_heads=st.sampled_from([1, 2, 4]),
+       causal=st.booleans())
+def test_single_unmasked_key_returns_its_value_projection(seed, B, T, n_heads, causal):
+    """With one visible key j per row, every query's weights are 1 on j, so each head's output is
+    v_j and the layer returns out_proj(x_j W_vᵀ + b_v) at every query, whatever the queries are."""
+    rng = np.random.default_rng(seed)
+    D = 8
+    x, p, _ = _attention_data(rng, B, T, D)
+    j = rng.integers(0, T, size=B) if not causal else np.zeros(B, int)   # causal: only key 0 is seen by all
+    kpm = np.arange(T)[None, :] != j[:, None]
+    out, _ = mha_forward(x, p, n_heads, kpm, causal)
+    v = x[np.arange(B), j] @ p["in_proj_weight"][2 * D:].T + p["in_proj_bias"][2 * D:]
+    expected = v @ p["out_proj.weight"].T + p["out_proj.bias"]
+    np.testing.assert_allclose(out, np.broadcast_to(expected[:, None], out.shape), rtol=1e-12, atol=1e-13)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=SEEDS, T=st.integers(2, 6), data=st.data())
+def test_causal_output_ignores_later_inputs(seed, T, data):
+    t = data.draw(st.integers(0, T - 2))
+    rng = np.random.default_rng(seed)
+    x, p, _ = _attention_data(rng, 2, T, 4)
+    out, _ = mha_forward(x, p, 2, causal=True)
+    x2 = x.copy()
+    x2[:, t + 1:] = 10 * rng.standard_normal(x2[:, t + 1:].shape)
+    out2, _ = mha_forward(x2, p, 2, causal=True)
+    np.testing.assert_allclose(out2[:, :t + 1], out[:, :t + 1], rtol=1e-12, atol=1e-13)
+    assert not np.allclose(out2[:, t + 1:], out[:, t + 1:])   # ...while later outputs do see them
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=SEEDS, extra=st.integers(1, 3), causal=st.booleans())
+def test_appended_padding_changes_nothing(seed, extra, causal):
+    """Appending padded positions (garbage x, key_padding_mask True, no upstream) leaves the
+    outputs at the original positions and every gradient unchanged."""
+    rng = np.random.default_rng(seed)
+    B, T, D = 3, 4, 8
+    x, p, dout = _attention_data(rng, B, T, D)
+    kpm = _right_padding(rng, B, T)
+    x2 = np.concatenate([x, 5 * rng.standard_normal((B, extra, D))], axis=1)
+    kpm2 = np.concatenate([kpm, np.ones((B, extra), bool)], axis=1)
+    dout2 = np.concatenate([dout, np.zeros((B, extra, D))], axis=1)
+    out, c = mha_forward(x, p, 2, kpm, causal)
+    dx, g = mha_backward(dout, c)
+    out2, c2 = mha_forward(x2, p, 2, kpm2, causal)
+    dx2, g2 = mha_backward(dout2, c2)
+    np.testing.assert_allclose(out2[:, :T], out, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dx2[:, :T], dx, rtol=1e-12, atol=1e-13)
+    assert not dx2[:, T:].any()
+    for k in p:
+        np.testing.assert_allclose(g2[k], g[k], rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_attention_dtype_preserved(dtype):
+    rng = np.random.default_rng(0)
+    x, p, dout = _attention_data(rng, 2, 3, 4, dtype)
+    out, c = mha_forward(x, p, 2, _right_padding(rng, 2, 3), causal=True)
+    dx, g = mha_backward(dout, c)
+    assert out.dtype == dx.dtype == dtype and out.shape == dx.shape == x.shape
+    assert {k: (v.dtype, v.shape) for k, v in g.items()} == {k: (dtype, v.shape) for k, v in p.items()}
+
+
+def test_attention_rejects_bad_arguments():
+    x, p, _ = _attention_data(np.random.default_rng(0), 2, 3, 4)
+    with pytest.raises(ValueError, match="divisible"):
+        mha_forward(x, p, 3)
+    with pytest.raises(ValueError, match="True = padding"):
+        mha_forward(x, p, 2, np.zeros((2, 3), int))
+
+
+def test_init_layout():
+    p = mha_init(np.random.default_rng(0), 6)
+    assert {k: v.shape for k, v in p.items()} == {"in_proj_weight": (18, 6), "in_proj_bias": (18,),
+                                                  "out_proj.weight": (6, 6), "out_proj.bias": (6,)}
+    assert not p["in_proj_bias"].any() and not p["out_proj.bias"].any()
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_matches_torch_multihead_attention(causal):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    B, T, D, nh = 3, 5, 8, 2
+    x, p, dout = _attention_data(rng, B, T, D)
+    kpm = _right_padding(rng, B, T)
+    out, c = mha_forward(x, p, nh, kpm, causal)
+    dx, g = mha_backward(dout, c)
+    m = torch.nn.MultiheadAttention(D, nh, dropout=0.0, batch_first=True).double()
+    m.load_state_dict({k: torch.tensor(v) for k, v in p.items()})
+    xt = torch.tensor(x, requires_grad=True)
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1) if causal else None
+    ot, _ = m(xt, xt, xt, key_padding_mask=torch.tensor(kpm), attn_mask=mask, need_weights=False)
+    (ot * torch.tensor(dout)).sum().backward()
+    np.testing.assert_allclose(out, ot.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-12)
+    for name, prm in m.named_parameters():
+        np.testing.assert_allclose(g[name], prm.grad.numpy(), atol=1e-12)
