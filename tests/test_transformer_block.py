@@ -1,0 +1,148 @@
+"""Pre-LN transformer block (tinybt/nn/transformer_block.py)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinybt.cases.sequence import block_case
+from tinybt.gradcheck import check
+from tinybt.nn.transformer_block import block_backward, block_forward, block_init
+
+SEEDS = st.integers(0, 2**31 - 1)
+TORCH_NAMES = ["self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight",
+               "self_attn.out_proj.bias", "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
+               "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"]
+
+
+def _data(rng, B, T, D, dtype=np.float64):
+    p = {k: (v + 0.1 * rng.standard_normal(v.shape)).astype(dtype) for k, v in block_init(rng, D, np.float64).items()}
+    return rng.standard_normal((B, T, D)).astype(dtype), p, rng.standard_normal((B, T, D)).astype(dtype)
+
+
+def _right_padding(rng, B, T):
+    return np.arange(T)[None, :] >= rng.integers(1, T + 1, size=B)[:, None]
+
+
+@pytest.mark.parametrize("kw", [
+    {},                                                                   # padded rows
+    {"causal": True},
+    {"B": 1, "T": 1, "D": 4, "n_heads": 2},                               # B = 1, T = 1
+    {"B": 1, "T": 4, "D": 4, "key_padding_mask": [[False, True, True, True]], "causal": True},  # all but one padded
+])
+def test_gradcheck(kw):
+    c = block_case(np.random.default_rng(0), **kw)
+    for tensor, err in check(c):
+        assert err <= 1e-6, f"{c.name} {tensor}: max rel err {err:.2e}"
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=SEEDS, causal=st.booleans())
+def test_zero_branch_outputs_make_the_identity(seed, causal):
+    """Both residual branches end in a linear map; zero those two and the block is x ↦ x,
+    with dx = dout exactly."""
+    rng = np.random.default_rng(seed)
+    x, p, dout = _data(rng, 2, 3, 4)
+    for k in ("self_attn.out_proj.weight", "self_attn.out_proj.bias", "linear2.weight", "linear2.bias"):
+        p[k][:] = 0
+    out, c = block_forward(x, p, 2, _right_padding(rng, 2, 3), causal)
+    np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(block_backward(dout, c)[0], dout)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=SEEDS)
+def test_permutation_equivariant_without_masks(seed):
+    """No masks: attention mixes positions symmetrically and the rest is per-position, so
+    permuting the positions permutes the outputs."""
+    rng = np.random.default_rng(seed)
+    x, p, _ = _data(rng, 2, 5, 8)
+    perm = rng.permutation(5)
+    np.testing.assert_allclose(block_forward(x[:, perm], p, 2)[0], block_forward(x, p, 2)[0][:, perm],
+                               rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=SEEDS, T=st.integers(2, 6), data=st.data())
+def test_causal_output_ignores_later_inputs(seed, T, data):
+    t = data.draw(st.integers(0, T - 2))
+    rng = np.random.default_rng(seed)
+    x, p, _ = _data(rng, 2, T, 8)
+    x2 = x.copy()
+    x2[:, t + 1:] = 10 * rng.standard_normal(x2[:, t + 1:].shape)
+    out, _ = block_forward(x, p, 2, causal=True)
+    out2, _ = block_forward(x2, p, 2, causal=True)
+    np.testing.assert_allclose(out2[:, :t + 1], out[:, :t + 1], rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=SEEDS, extra=st.integers(1, 3), causal=st.booleans())
+def test_appended_padding_changes_nothing(seed, extra, causal):
+    """Appended padded positions (garbage x, mask True, zero upstream) change neither the
+    outputs at the original positions nor any gradient."""
+    rng = np.random.default_rng(seed)
+    B, T, D = 3, 4, 8
+    x, p, dout = _data(rng, B, T, D)
+    kpm = _right_padding(rng, B, T)
+    x2 = np.concatenate([x, 5 * rng.standard_normal((B, extra, D))], axis=1)
+    kpm2 = np.concatenate([kpm, np.ones((B, extra), bool)], axis=1)
+    dout2 = np.concatenate([dout, np.zeros((B, extra, D))], axis=1)
+    out, c = block_forward(x, p, 2, kpm, causal)
+    dx, g = block_backward(dout, c)
+    out2, c2 = block_forward(x2, p, 2, kpm2, causal)
+    dx2, g2 = block_backward(dout2, c2)
+    np.testing.assert_allclose(out2[:, :T], out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx2[:, :T], dx, rtol=1e-12, atol=1e-12)
+    assert not dx2[:, T:].any()
+    for k in p:
+        np.testing.assert_allclose(g2[k], g[k], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_preserved(dtype):
+    rng = np.random.default_rng(0)
+    x, p, dout = _data(rng, 2, 3, 4, dtype)
+    out, c = block_forward(x, p, 2, _right_padding(rng, 2, 3), causal=True)
+    dx, g = block_backward(dout, c)
+    assert out.dtype == dx.dtype == dtype and out.shape == dx.shape == x.shape
+    assert {k: (v.dtype, v.shape) for k, v in g.items()} == {k: (dtype, v.shape) for k, v in p.items()}
+
+
+def test_init_names_and_shapes():
+    p = block_init(np.random.default_rng(0), 8)
+    assert sorted(p) == sorted(TORCH_NAMES)
+    assert p["linear1.weight"].shape == (32, 8) and p["linear2.weight"].shape == (8, 32)
+    assert (p["norm1.weight"] == 1).all() and not p["norm2.bias"].any()
+
+
+def _torch_layer(torch, D, nh):
+    return torch.nn.TransformerEncoderLayer(d_model=D, nhead=nh, dim_feedforward=4 * D, dropout=0.0,
+                                            activation="gelu", batch_first=True, norm_first=True).double()
+
+
+def test_init_matches_torch_state_dict():
+    torch = pytest.importorskip("torch")
+    ours = block_init(np.random.default_rng(0), 8)
+    theirs = _torch_layer(torch, 8, 2).state_dict()
+    assert {k: v.shape for k, v in ours.items()} == {k: tuple(v.shape) for k, v in theirs.items()}
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_matches_torch_encoder_layer(causal):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    B, T, D, nh = 3, 5, 8, 2
+    x, p, dout = _data(rng, B, T, D)
+    kpm = _right_padding(rng, B, T)
+    out, c = block_forward(x, p, nh, kpm, causal)
+    dx, g = block_backward(dout, c)
+    m = _torch_layer(torch, D, nh)
+    m.load_state_dict({k: torch.tensor(v) for k, v in p.items()})
+    xt = torch.tensor(x, requires_grad=True)
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1) if causal else None
+    ot = m(xt, src_mask=mask, src_key_padding_mask=torch.tensor(kpm))
+    (ot * torch.tensor(dout)).sum().backward()
+    np.testing.assert_allclose(out, ot.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-12)
+    for name, prm in m.named_parameters():
+        np.testing.assert_allclose(g[name], prm.grad.numpy(), atol=1e-12)
