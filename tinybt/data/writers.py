@@ -28,6 +28,8 @@ from tinybt.errors import TinyBTError
 
 FORMATS = ("ml-1m", "ml-20m", "ml-100k", "yelp")
 CHUNK = 1 << 18
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 # ---------------------------------------------------------------- byte matrices
@@ -100,6 +102,7 @@ def _atomic(path, write, mode="wb", **kw):
     try:
         with open(fd, mode, **kw) as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; give it normal permissions
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
