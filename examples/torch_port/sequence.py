@@ -12,25 +12,21 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .registry import loaded, port
 
 
-class GRUEncoder(nn.Module):
-    """nn.GRU run on the valid prefixes only: out (B, T, H) is 0 at padded steps."""
-
-    def __init__(self, d, h):
-        super().__init__()
-        self.gru = nn.GRU(d, h, batch_first=True)
+class GRU(nn.GRU):
+    """nn.GRU (batch_first) on the valid prefixes only: x (B, T, D), lengths (B,) -> out (B, T, H),
+    0 at padded steps. Same state_dict as nn.GRU. Models build it as `sequence.GRU(...)` at call
+    time, so a test can swap in a broken GRU everywhere by replacing this name."""
 
     def forward(self, x, lengths):
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.gru(packed)
+        out, _ = super().forward(packed)
         return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
 
 
 @port("gru")
 def gru(inputs, params, config):
-    # looked up through the module so a test can swap in a broken GRU
-    m = loaded(globals()["GRUEncoder"](inputs["x"].shape[-1], config["hidden_size"]),
-               {f"gru.{k}": v for k, v in params.items()})
-    return {"out": m(inputs["x"], inputs["lengths"])}, m.gru
+    m = loaded(GRU(inputs["x"].shape[-1], config["hidden_size"], batch_first=True), params)
+    return {"out": m(inputs["x"], inputs["lengths"])}, m
 
 
 @port("masked_softmax")

@@ -1,0 +1,19 @@
+"""The Barlow Twins and dual-encoder losses, a few lines of torch each, from their definitions."""
+
+import torch
+import torch.nn.functional as F
+
+
+def standardize(z, eps=1e-5):
+    """Per feature over the batch, biased variance, no affine: BatchNorm1d(affine=False) in training mode."""
+    return F.batch_norm(z, None, None, training=True, eps=eps)
+
+
+def barlow_twins_loss(z1, z2, lambd, eps=1e-5):
+    """z1, z2 (N, P) -> (loss, on_diag, off_diag); L = Σ (1 − C_ii)² + λ Σ_{i≠j} C_ij², C = ẑ1ᵀẑ2 / N.
+    `standardize` is looked up at call time so a test can swap in a broken one."""
+    n = z1.shape[0]
+    c = standardize(z1, eps).T @ standardize(z2, eps) / n
+    on = ((1 - c.diagonal()) ** 2).sum()
+    off = (c ** 2).sum() - (c.diagonal() ** 2).sum()
+    return on + lambd * off, on, off

@@ -1,0 +1,103 @@
+"""Whole models: the sequence encoder, Barlow Twins (encoder + projector + BT loss), the dual encoder.
+
+Module attribute names reproduce tinybt's state_dict names (item_emb.weight,
+gru.weight_ih_l0, pos_emb.weight, layers.0.self_attn.in_proj_weight, final_norm.weight,
+projector.0.weight, ...), so the golden params load with load_state_dict.
+"""
+
+import torch
+from torch import nn
+
+from . import losses, sequence
+from .layers import add_positions, last_step, valid_mean
+from .registry import port
+
+
+class Encoder(nn.Module):
+    """ids (B, T), lengths (B,) -> user vector (B, D).
+    gru: item_emb -> GRU -> h at the last valid step.
+    transformer: item_emb + pos_emb -> pre-LN blocks (key padding) -> final LayerNorm -> valid mean."""
+
+    def __init__(self, kind, n_items, dim, n_layers=2, n_heads=2, max_len=50):
+        super().__init__()
+        self.kind = kind
+        self.item_emb = nn.Embedding(n_items + 2, dim, padding_idx=0)    # 0 padding, V+1 [MASK]
+        if kind == "gru":
+            self.gru = sequence.GRU(dim, dim, batch_first=True)
+        else:
+            self.pos_emb = nn.Embedding(max_len, dim)
+            self.layers = nn.ModuleList(sequence.encoder_layer(dim, n_heads) for _ in range(n_layers))
+            self.final_norm = nn.LayerNorm(dim)
+
+    def forward(self, ids, lengths):
+        x = self.item_emb(ids)
+        if self.kind == "gru":
+            return last_step(self.gru(x, lengths), lengths)
+        x = add_positions(x, self.pos_emb)
+        pad = torch.arange(ids.shape[1]) >= lengths[:, None]              # True = padding key
+        for layer in self.layers:
+            x = layer(x, src_key_padding_mask=pad)
+        return valid_mean(self.final_norm(x), lengths)
+
+
+def projector(d, widths):
+    """Linear(bias=False) -> BatchNorm1d -> ReLU between widths, a last Linear(bias=False)."""
+    dims, mods = [d] + widths, []
+    for j in range(len(widths)):
+        mods.append(nn.Linear(dims[j], dims[j + 1], bias=False))
+        if j < len(widths) - 1:
+            mods += [nn.BatchNorm1d(dims[j + 1]), nn.ReLU()]
+    return nn.Sequential(*mods)
+
+
+class BarlowTwins(Encoder):
+    def __init__(self, encoder, widths, lambd):
+        super().__init__(**encoder)
+        self.projector = projector(encoder["dim"], widths)
+        self.lambd = lambd
+
+    def forward(self, ids1, lengths1, ids2, lengths2):
+        """Each view on its own: the projector's BatchNorm uses that view's batch statistics."""
+        z1 = self.projector(super().forward(ids1, lengths1))
+        z2 = self.projector(super().forward(ids2, lengths2))
+        return losses.barlow_twins_loss(z1, z2, self.lambd)[0]
+
+
+class DualEncoder(Encoder):
+    def __init__(self, encoder, tau):
+        super().__init__(**encoder)
+        self.tau = tau
+
+    def forward(self, ids, lengths, targets):
+        """The item side reads the encoder's own item table."""
+        u = super().forward(ids, lengths)
+        return losses.dual_encoder_loss(u, self.item_emb(targets), targets, self.tau)
+
+
+def build(config):
+    """The model a whole-model case describes, in float64, training mode."""
+    if "lambd" in config:
+        widths = [int(w) for w in config["projector"].split("-")]
+        return BarlowTwins(config["encoder"], widths, config["lambd"]).double()
+    return DualEncoder(config["encoder"], config["tau"]).double()
+
+
+def load_params(model, params):
+    """Strict, except that BatchNorm running stats may be absent (training mode never reads them)."""
+    missing, unexpected = model.load_state_dict(params, strict=False)
+    buffers = {k for k, _ in model.named_buffers()}
+    if unexpected or set(missing) - buffers:
+        raise KeyError(f"state_dict mismatch: missing {sorted(set(missing) - buffers)}, unexpected {unexpected}")
+    return model
+
+
+def loss_of(model, inputs):
+    if isinstance(model, BarlowTwins):
+        return model(inputs["ids1"], inputs["lengths1"], inputs["ids2"], inputs["lengths2"])
+    return model(inputs["ids"], inputs["lengths"], inputs["targets"])
+
+
+@port("model_bt_gru", "model_bt_transformer", "model_dual")
+def model_loss(inputs, params, config):
+    model = load_params(build(config), params)
+    return {"loss": loss_of(model, inputs)}, model
