@@ -51,6 +51,68 @@ def golden_check(dir):
         sys.exit(1)
 
 
+
+def _train_defaults():
+    from tinybt.train.config import TrainConfig
+
+    return TrainConfig()
+
+
+_T = _train_defaults()
+
+
+@cli.command()
+@click.option("--dataset", default=_T.dataset, show_default=True, help="ml-1m, ml-20m, ml-100k, yelp or synthetic.")
+@click.option("--data-dir", default=None, help="Folder holding the dataset's files (else the download cache).")
+@click.option("--objective", type=click.Choice(["barlow", "dual"]), default=_T.objective, show_default=True)
+@click.option("--encoder", type=click.Choice(["gru", "transformer"]), default=_T.encoder, show_default=True)
+@click.option("--epochs", type=int, default=_T.epochs, show_default=True)
+@click.option("--batch-size", type=int, default=_T.batch_size, show_default=True)
+@click.option("--max-len", type=int, default=_T.max_len, show_default=True, help="History items the encoder sees.")
+@click.option("--dim", type=int, default=_T.dim, show_default=True, help="User vector / item embedding size D.")
+@click.option("--layers", type=int, default=_T.layers, show_default=True, help="Transformer blocks.")
+@click.option("--heads", type=int, default=_T.heads, show_default=True, help="Attention heads (divide --dim).")
+@click.option("--projector", default=_T.projector, show_default=True, help="BT projector widths.")
+@click.option("--lambd", type=float, default=_T.lambd, show_default=True, help="BT off-diagonal weight.")
+@click.option("--tau", type=float, default=_T.tau, show_default=True, help="Dual-encoder temperature.")
+@click.option("--lr", type=float, default=_T.lr, show_default=True, help="Peak learning rate.")
+@click.option("--warmup", type=float, default=_T.warmup, show_default=True, help="Warm-up fraction of all steps.")
+@click.option("--weight-decay", type=float, default=_T.weight_decay, show_default=True, help="Decoupled (AdamW).")
+@click.option("--grad-clip", type=float, default=_T.grad_clip, show_default=True, help="Global norm; 0 = off.")
+@click.option("--augment", default=_T.augment, show_default=True, help="BT views: ops and rates.")
+@click.option("--seed", type=int, default=_T.seed, show_default=True)
+@click.option("--split-seed", type=int, default=_T.split_seed, show_default=True)
+@click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<objective>-<encoder>-<time>].")
+@click.option("--resume", default=None, help="Continue the run in this folder with its saved config.")
+@click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
+@click.pass_context
+def train(ctx, out, resume, threads, **settings):
+    """Pretrain a user-sequence encoder (Barlow Twins or the dual-encoder baseline)."""
+    from tinybt.train.config import TrainConfig
+    from tinybt.train.trainer import train as run_training
+
+    if resume is not None:
+        given = [k for k in settings if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+        if given or out is not None:
+            flag = "--" + (given[0] if given else "out").replace("_", "-")
+            raise TinyBTError(f"{flag}: --resume continues with the run's saved config.json; drop {flag}")
+        path = run_training(resume=resume, threads=threads)
+    else:
+        path = run_training(TrainConfig(**settings, threads=threads), out=out)
+    click.echo(f"run folder: {path}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .npy or .csv file.")
+def embed(run_dir, out):
+    """Write the user vector of every user of a trained run (.npy, or .csv with user ids)."""
+    from tinybt.train.embed import embed as write_vectors
+
+    n, d = write_vectors(run_dir, out)
+    click.echo(f"wrote {n} user vectors of dimension {d} to {out}")
+
+
 def main():
     try:
         rv = cli(standalone_mode=False)

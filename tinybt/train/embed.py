@@ -1,0 +1,61 @@
+"""User vectors from a trained run: `tinybt embed RUN_DIR --out FILE`.
+
+The vector of a user is the encoder's output (dimension D = --dim) on the last
+max_len items of their history — the encoder only, never the projector. The
+encoder has no dropout or batch statistics, so evaluation mode needs nothing
+special. Rows follow the run's sequences: every user that passed the
+minimum-interaction filter, in dataset order; the .csv carries the original
+user ids from the dataset files.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from tinybt.data.batching import pad_batch
+from tinybt.errors import TinyBTError
+from tinybt.models.encoder import encoder_forward
+from tinybt.train import checkpoint, run_dir
+from tinybt.train.trainer import encoder_config, load_sequences
+
+
+def load_run(path):
+    """-> (cfg, ds, seqs, enc, params) of a run folder's last checkpoint."""
+    path = Path(path)
+    cfg = run_dir.load_config(path)
+    params, _, _, _, _ = checkpoint.load(path / run_dir.CHECKPOINT)
+    ds, seqs = load_sequences(cfg)
+    return cfg, ds, seqs, encoder_config(cfg, seqs), params
+
+
+def encode_users(params, enc, seqs, rows=None, batch_size=512):
+    """rows (U,) of seqs (default all) -> user vectors (U, D) in the params' dtype."""
+    rows = np.arange(seqs.n_users) if rows is None else np.asarray(rows)
+    out = []
+    for i in range(0, len(rows), batch_size):
+        ids, lengths = pad_batch(seqs.hist_values, seqs.hist_offsets, rows[i:i + batch_size], enc.max_len)
+        u, _ = encoder_forward(ids, lengths, params, enc)
+        out.append(u)
+    D = params["item_emb.weight"].shape[1]
+    return np.concatenate(out) if out else np.zeros((0, D), params["item_emb.weight"].dtype)
+
+
+def embed(path, out):
+    """Write every user's vector of run `path` to `out` (.npy or .csv), atomically."""
+    out = Path(out)
+    if out.suffix not in (".npy", ".csv"):
+        raise TinyBTError(f"--out: expected a file ending in .npy or .csv, got {out}")
+    _, ds, seqs, enc, params = load_run(path)
+    U = encode_users(params, enc, seqs)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "wb") as f:
+        if out.suffix == ".npy":
+            np.save(f, U)
+        else:
+            header = ",".join(["user_id"] + [f"d{j}" for j in range(U.shape[1])])
+            keys = ds.user_keys[seqs.users].astype(str)
+            table = np.column_stack([keys, np.char.mod("%.9g", U)])
+            np.savetxt(f, table, fmt="%s", delimiter=",", header=header, comments="")
+    os.replace(tmp, out)
+    return U.shape

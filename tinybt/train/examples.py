@@ -1,0 +1,39 @@
+"""What one training batch is made of, drawn fresh every epoch (never materialised).
+
+Both objectives see one example per train user per epoch:
+- Barlow Twins: the user's history (last max_len items), augmented twice
+  (each view draws one of crop / mask / reorder, see tinybt.data.augment).
+- Dual encoder: a random cut point t in [1, L−1] of the user's history of
+  length L; the prefix is the last max_len items before t, the target the item
+  at t. Users with L < 2 have no such pair and sit the dual objective out.
+Everything random comes from the one training Generator, so a checkpoint of its
+state reproduces the rest of the run exactly.
+"""
+
+import numpy as np
+
+from tinybt.data.augment import augment_batch
+from tinybt.data.batching import pad_batch
+
+
+def history_lengths(seqs, rows):
+    return seqs.hist_offsets[rows + 1] - seqs.hist_offsets[rows]
+
+
+def barlow_views(seqs, rows, rng, aug, max_len):
+    """rows (B,) -> ((ids1 (B, T1), lengths1), (ids2 (B, T2), lengths2))."""
+    ids, lengths = pad_batch(seqs.hist_values, seqs.hist_offsets, rows, max_len)
+    return (augment_batch(ids, lengths, rng, aug, seqs.mask_id),
+            augment_batch(ids, lengths, rng, aug, seqs.mask_id))
+
+
+def next_item_pairs(seqs, rows, rng, max_len):
+    """rows (B,) of users with L >= 2 -> prefix ids (B, T), lengths (B,), targets (B,)."""
+    start = seqs.hist_offsets[rows]
+    t = rng.integers(1, history_lengths(seqs, rows))          # per row, uniform in [1, L−1]
+    # pad_batch slices values[offsets[r]:offsets[r + 1]]; interleaving (start, start + t)
+    # as offsets and asking for the even rows gives exactly the prefixes
+    bounds = np.empty(2 * len(rows), np.int64)
+    bounds[0::2], bounds[1::2] = start, start + t
+    ids, lengths = pad_batch(seqs.hist_values, bounds, 2 * np.arange(len(rows)), max_len)
+    return ids, lengths, seqs.hist_values[start + t].astype(np.int64)

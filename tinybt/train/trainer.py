@@ -1,0 +1,237 @@
+"""The training loop: `train(cfg, out)` makes a run folder, `train(resume=dir)` continues one.
+
+One epoch = one seeded shuffle of the train users into full batches (the last
+partial batch is dropped: BatchNorm and the in-batch softmax want equal-sized
+batches). Per step: draw the batch's examples (examples.py), forward, hand-written
+backward, optional global-norm clipping, Adam/AdamW at the warm-up + cosine
+learning rate. After every epoch: one line in metrics.jsonl, then checkpoint.npz
+(atomically). A resumed run reloads parameters, BatchNorm buffers, optimiser
+moments and the RNG state of the last finished epoch and repeats the epoch that
+was cut short from its start, so it ends bit-identical to an uninterrupted run.
+
+A non-finite loss stops the run with TinyBTError; the checkpoint on disk is the
+last good one (checkpoints are only written after finite epochs).
+
+Test hook: with TINYBT_KILL_AFTER_STEPS=k in the environment the process kills
+itself with SIGKILL after k optimiser steps — a real crash in mid-epoch, used by
+tests/test_resume.py.
+"""
+
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinybt import __version__
+from tinybt.errors import TinyBTError
+from tinybt.losses.barlow import LossInputError
+from tinybt.data.batching import epoch_batches
+from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init
+from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
+from tinybt.models.encoder import EncoderConfig
+from tinybt.optim import Adam
+from tinybt.optim.clip import clip_grad_norm
+from tinybt.optim.schedule import warmup_cosine
+from tinybt.train import checkpoint, run_dir
+from tinybt.train.config import TrainConfig
+from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs
+
+BT_PARTS = ("on_diag", "off_diag", "on_diag_per_p", "off_diag_per_p")
+
+
+def load_sequences(cfg):
+    """The dataset and its user sequences exactly as this config cuts them."""
+    from tinybt.data.load import load_dataset
+    from tinybt.data.sequences import build_sequences
+
+    ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir)
+    return ds, build_sequences(ds, cfg.max_len, cfg.min_interactions, cfg.split_seed)
+
+
+def encoder_config(cfg, seqs):
+    return EncoderConfig(cfg.encoder, seqs.n_items, cfg.dim, cfg.layers, cfg.heads, cfg.max_len)
+
+
+def init_model(cfg, enc, rng):
+    """-> (params, buffers) in float32."""
+    if cfg.objective == "barlow":
+        return barlow_init(rng, enc, cfg.projector_dims(), np.float32)
+    return dual_init(rng, enc, np.float32)
+
+
+@dataclass
+class Run:
+    """Everything a training step reads or changes."""
+    cfg: TrainConfig
+    path: Path
+    seqs: object
+    enc: EncoderConfig
+    rows: np.ndarray          # the train users this objective draws from
+    params: dict
+    buffers: dict
+    opt: Adam
+    rng: np.random.Generator
+    aug: object               # AugmentConfig (Barlow Twins views)
+    epoch: int = 0            # finished epochs
+
+    @property
+    def steps_per_epoch(self):
+        return len(self.rows) // self.cfg.batch_size
+
+
+def _barlow_step(run, rows):
+    views = barlow_views(run.seqs, rows, run.rng, run.aug, run.cfg.max_len)
+    res, cache = barlow_forward(run.params, run.buffers, views, run.cfg.lambd, run.enc)
+    parts = {k: float(getattr(res, k)) for k in BT_PARTS}
+    return float(res.loss), parts, lambda: barlow_backward(1.0, cache)
+
+
+def _dual_step(run, rows):
+    ids, lengths, targets = next_item_pairs(run.seqs, rows, run.rng, run.cfg.max_len)
+    loss, cache = dual_forward(run.params, ids, lengths, targets, run.cfg.tau, run.enc)
+    return float(loss), {}, lambda: dual_backward(1.0, cache)
+
+
+def _nan_error(run, what, epoch, step):
+    ck = run.path / run_dir.CHECKPOINT
+    kept = (f"last good checkpoint kept at {ck}" if ck.exists()
+            else "no checkpoint yet (it happened in the first epoch)")
+    return TinyBTError(f"{what} at epoch {epoch} step {step}; {kept}; try a lower --lr")
+
+
+def run_epoch(run, progress=True, kill_after=None):
+    """One epoch; returns its metrics row. Raises TinyBTError on a non-finite loss."""
+    cfg, e = run.cfg, run.epoch + 1
+    step_fn = _barlow_step if cfg.objective == "barlow" else _dual_step
+    n_steps = run.steps_per_epoch
+    total = cfg.epochs * n_steps
+    warmup = int(cfg.warmup * total)
+    sums, loss_sum, lr = dict.fromkeys(BT_PARTS if cfg.objective == "barlow" else (), 0.0), 0.0, cfg.lr
+    bar = _progress(n_steps, f"epoch {e}/{cfg.epochs}", progress)
+    t0 = time.perf_counter()
+    for i, batch in enumerate(epoch_batches(len(run.rows), cfg.batch_size, run.rng, drop_last=True)):
+        try:
+            loss, parts, backward = step_fn(run, run.rows[batch])
+        except LossInputError as err:           # NaN/Inf reached the projector output
+            raise _nan_error(run, f"the model output became non-finite ({err})", e, i + 1) from None
+        if not np.isfinite(loss):
+            raise _nan_error(run, f"loss became {loss}", e, i + 1)
+        grads = backward()
+        if cfg.grad_clip > 0:
+            clip_grad_norm(grads, cfg.grad_clip)
+        lr = warmup_cosine(run.epoch * n_steps + i, total, warmup, cfg.lr, cfg.min_lr)
+        run.opt.step(run.params, grads, lr=lr)
+        loss_sum += loss
+        for k, v in parts.items():
+            sums[k] += v
+        bar.update(1, _status(loss, parts))
+        if kill_after is not None and run.epoch * n_steps + i + 1 >= kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+    bar.render_finish()
+    seconds = time.perf_counter() - t0
+    if not all(np.isfinite(p).all() for p in run.params.values()):
+        raise _nan_error(run, "parameters became non-finite", e, n_steps)
+    row = {"epoch": e, "loss": loss_sum / n_steps}
+    row |= {k: v / n_steps for k, v in sums.items()}
+    row |= {"lr": float(lr), "steps": n_steps, "seconds": round(seconds, 3),
+            "examples_per_s": round(n_steps * cfg.batch_size / seconds, 1)}
+    return row
+
+
+def _status(loss, parts):
+    s = f"loss {loss:.4g}"
+    if parts:
+        s += f"  on/P {parts['on_diag_per_p']:.3g}  off/P {parts['off_diag_per_p']:.3g}"
+    return s
+
+
+class _Quiet:
+    def update(self, n, status):
+        pass
+
+    def render_finish(self):
+        pass
+
+
+def _progress(n, label, show):
+    """A click progress bar on stderr showing the last step's loss (or a silent stand-in)."""
+    if not show:
+        return _Quiet()
+    import click
+
+    return click.progressbar(length=n, label=label, file=sys.stderr, show_pos=True,
+                             item_show_func=lambda s: s)
+
+
+def setup(cfg=None, out=None, resume=None, threads=None):
+    """A Run ready to train: fresh (cfg, out) or continued from a run folder (resume)."""
+    if resume is not None:
+        path = Path(resume)
+        cfg = run_dir.load_config(path)
+        if threads is not None:                 # a machine setting, not part of the maths
+            cfg.threads = threads
+    else:
+        cfg.version = __version__
+        path = Path(out) if out is not None else run_dir.default_run_dir(cfg)
+    cfg.validate()
+    if cfg.threads is not None:
+        import numba
+
+        numba.set_num_threads(cfg.threads)
+
+    _, seqs = load_sequences(cfg)
+    rows = seqs.rows("train")
+    if cfg.objective == "dual":
+        rows = rows[history_lengths(seqs, rows) >= 2]
+    if len(rows) < cfg.batch_size:
+        raise TinyBTError(f"--batch-size: {cfg.batch_size} is more than the {len(rows)} training users "
+                          f"of {cfg.dataset!r}; use a smaller batch")
+    enc = encoder_config(cfg, seqs)
+    rng = np.random.default_rng(cfg.seed)
+    params, buffers = init_model(cfg, enc, rng)
+    opt = Adam(lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay, decoupled=True)
+    run = Run(cfg, path, seqs, enc, rows, params, buffers, opt, rng, cfg.augment_config())
+
+    if resume is None:
+        run_dir.create(path, cfg)
+    elif (path / run_dir.CHECKPOINT).exists():
+        _restore(run)
+    else:                                       # killed before the first checkpoint: start over
+        run_dir.write_metrics(path, [])
+    return run
+
+
+def _restore(run):
+    ck = run.path / run_dir.CHECKPOINT
+    params, buffers, opt_state, rng, epoch = checkpoint.load(ck)
+    for fresh, saved in ((run.params, params), (run.buffers, buffers)):
+        bad = sorted(k for k in fresh.keys() | saved.keys()
+                     if k not in fresh or k not in saved or fresh[k].shape != saved[k].shape
+                     or fresh[k].dtype != saved[k].dtype)
+        if bad:
+            raise TinyBTError(f"{ck}: does not match {run.path / run_dir.CONFIG} (tensors {bad[:3]})")
+    run.params, run.buffers, run.rng, run.epoch = params, buffers, rng, epoch
+    run.opt.load_state_dict(opt_state)
+    # drop metric lines of an epoch that ended after the checkpoint was taken
+    run_dir.write_metrics(run.path, [r for r in run_dir.read_metrics(run.path) if r["epoch"] <= epoch])
+
+
+def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=None):
+    """Train (or continue) a run; returns its folder."""
+    run = setup(cfg, out, resume, threads)
+    kill = os.environ.get("TINYBT_KILL_AFTER_STEPS")
+    kill = int(kill) if kill else None
+    echo = echo or (lambda s: print(s, file=sys.stderr))
+    while run.epoch < run.cfg.epochs:
+        row = run_epoch(run, progress, kill)
+        run.epoch += 1
+        run_dir.append_metrics(run.path, row)
+        checkpoint.save(run.path / run_dir.CHECKPOINT, run.params, run.buffers, run.opt.state_dict(),
+                        run.rng, run.epoch)
+        if progress:
+            echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+    return run.path
