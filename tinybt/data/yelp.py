@@ -125,14 +125,15 @@ def _parse_reviews(buf, k_user, k_item, k_stars, k_date, spans, stars, ts):
         e = end
         while e > start and (buf[e - 1] == 13 or buf[e - 1] == 32 or buf[e - 1] == 9):
             e -= 1
-        if e == start and end >= n:  # trailing whitespace after the last line
+        b = start
+        while b < e and (buf[b] == 32 or buf[b] == 9):
+            b += 1
+        if b == e and end >= n:  # trailing whitespace after the last line
             break
-        if buf[start] != 123 or buf[e - 1] != 125:  # must be {...}
-            if end >= n:
-                return row, start, line, True
-            return row, start, line, False
+        if b == e or buf[b] != 123 or buf[e - 1] != 125:  # must be {...}
+            return row, start, line, end >= n
         found = 0
-        p = start + 1
+        p = b + 1
         while p < e:
             if buf[p] != 34:
                 p += 1

@@ -1,0 +1,247 @@
+"""Loaders: fixtures written here in the real formats, bad input, and the real files if present."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinybt.data import movielens, yelp
+from tinybt.data.load import load_dataset
+from tinybt.errors import TinyBTError
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _write(folder, files, encoding="utf-8"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_bytes(text.encode(encoding))
+    return folder
+
+
+ML1M = {
+    "ratings.dat": "1::10::5::978300760\n1::20::3::978302109\n2::10::4::978301968\n",
+    "users.dat": "1::F::1::10::48067\n2::M::56::16::70072\n3::M::25::15::55117\n",
+    "movies.dat": "10::Café (1995)::Animation|Children's\n20::Heat (1995)::Action\n"
+                  "30::Nothing (1996)::(no genres listed)\n",
+}
+
+
+def test_ml1m_fixture(tmp_path):
+    ds = movielens.load_ml1m(_write(tmp_path, ML1M, "latin-1"))
+    assert list(ds.user_keys) == [1, 2, 3] and list(ds.item_keys) == [10, 20, 30]
+    assert list(zip(ds.user_keys[ds.user], ds.item_keys[ds.item], ds.rating, ds.timestamp)) == [
+        (1, 10, 5, 978300760), (1, 20, 3, 978302109), (2, 10, 4, 978301968)]
+    assert [list(ds.genre_names[ds.item_genres(i)]) for i in range(3)] == [
+        ["Animation", "Children's"], ["Action"], []]
+    assert list(ds.demographics["gender"]) == [0, 1, 1]
+    assert [ds.demographic_names["age"][a] for a in ds.demographics["age"]] == [
+        "Under 18", "56+", "25-34"]
+    assert [ds.demographic_names["occupation"][o] for o in ds.demographics["occupation"]] == [
+        "K-12 student", "self-employed", "scientist"]
+    assert ds.rating.dtype == np.float32 and ds.user.dtype == np.int64
+
+
+def test_ml100k_fixture_bins_ages_and_drops_unknown_genre(tmp_path):
+    files = {
+        "u.data": "1\t1\t5\t881250949\r\n2\t2\t1\t891717742\r\n",  # CRLF line ends
+        "u.user": "1|17|M|student|85711\n2|18|F|writer|94043\n3|56|F|writer|1\n",
+        "u.item": "1|A (1995)|01-Jan-1995||http://x|0|1|1\n2|B (1995)|01-Jan-1995||http://x|1|0|0\n",
+        "u.genre": "unknown|0\nAction|1\nComedy|2\n\n",
+        "u.occupation": "student\nwriter\nother\n",
+    }
+    ds = movielens.load_ml100k(_write(tmp_path, files))
+    assert list(ds.genre_names) == ["Action", "Comedy"]
+    assert [list(ds.genre_names[ds.item_genres(i)]) for i in range(2)] == [["Action", "Comedy"], []]
+    assert list(ds.demographics["age"]) == [0, 1, 6]
+    assert ds.demographic_names["occupation"] == ["student", "writer", "other"]
+    assert list(ds.demographics["occupation"]) == [0, 1, 1]
+    assert list(ds.timestamp) == [881250949, 891717742]
+
+
+def test_age_group_matches_ml1m_codes():
+    assert list(movielens.age_group(movielens.AGE_CODES)) == list(range(7))
+    assert list(movielens.age_group([0, 17, 24, 34, 44, 49, 55, 99])) == [0, 0, 1, 2, 3, 4, 5, 6]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**12), st.integers(0, 10**6),
+                          st.sampled_from(["1", "4", "0.5", "3.5", "5.0", "2.25"]),
+                          st.integers(0, 2**40)), max_size=30),
+       st.sampled_from(["::", ",", "\t"]), st.booleans())
+def test_kernel_agrees_with_plain_reference(tmp_path_factory, rows, sep, final_newline):
+    path = tmp_path_factory.mktemp("k") / "r.txt"
+    text = "\n".join(sep.join(map(str, r)) for r in rows) + ("\n" if final_newline and rows else "")
+    path.write_text(text)
+    got = movielens.read_ratings(path, sep.encode())
+    want = movielens._parse_ratings_reference(path, sep.encode())
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("bad", ["1::2::x::4", "1::2::3", "1::2::3::4::5", "1:2:3:4", "",
+                                 "1::2::3.::4", "-1::2::3::4"])
+def test_malformed_rating_line_names_file_line_and_text(tmp_path, bad):
+    path = tmp_path / "ratings.dat"
+    path.write_text(f"1::2::3::4\n5::6::4::8\n{bad}\n9::9::1::1\n")
+    with pytest.raises(TinyBTError, match=r"ratings\.dat:3: .*got " + repr(bad).replace(".", r"\.")):
+        movielens.read_ratings(path, b"::")
+
+
+def test_long_offending_text_is_truncated(tmp_path):
+    path = tmp_path / "u.data"
+    path.write_text("1\t2\t3\t4\n" + "x" * 500 + "\n")
+    with pytest.raises(TinyBTError, match=r"u\.data:2: .*'x{80}\.\.\.'$"):
+        movielens.read_ratings(path, b"\t")
+
+
+def test_ml20m_header_and_quoted_titles(tmp_path):
+    folder = _write(tmp_path, {
+        "ratings.csv": "userId,movieId,rating,timestamp\n1,2,3.5,1112486027\n",
+        "movies.csv": 'movieId,title,genres\n2,"Jumanji, The (1995)",Adventure|Children\n'
+                      '3,"Say ""Hi"" (2001)",(no genres listed)\n'})
+    ds = movielens.load_ml20m(folder)
+    assert ds.rating[0] == 3.5 and list(ds.item_keys) == [2, 3]
+    assert list(ds.genre_names[ds.item_genres(0)]) == ["Adventure", "Children"]
+    assert len(ds.item_genres(1)) == 0
+    (folder / "ratings.csv").write_text("user,movie,rating,timestamp\n1,2,3.5,1\n")
+    with pytest.raises(TinyBTError, match=r"ratings\.csv:1: expected the header"):
+        movielens.load_ml20m(folder)
+
+
+def test_metadata_errors_name_the_line(tmp_path):
+    folder = _write(tmp_path, dict(ML1M, **{"users.dat": "1::F::1::10::1\n2::X::1::10::1\n"}))
+    with pytest.raises(TinyBTError, match=r"users\.dat:2: .*'2::X::1::10::1'"):
+        movielens.load_ml1m(folder)
+    folder = _write(tmp_path, dict(ML1M, **{"users.dat": "1::F::2::10::1\n"}))
+    with pytest.raises(TinyBTError, match=r"users\.dat:1: .*AgeCode"):
+        movielens.load_ml1m(folder)
+
+
+def test_missing_files_listed(tmp_path):
+    (tmp_path / "ratings.dat").write_text("1::2::3::4\n")
+    with pytest.raises(TinyBTError, match="missing users.dat, movies.dat.*must contain "
+                                          "ratings.dat, users.dat, movies.dat"):
+        load_dataset("ml-1m", data_dir=tmp_path, download=False)
+    with pytest.raises(TinyBTError, match="review.json and business.json"):
+        load_dataset("yelp", data_dir=tmp_path)
+
+
+def test_unknown_name_lists_valid_names():
+    with pytest.raises(TinyBTError, match="ml-1m, ml-20m, ml-100k, yelp, synthetic"):
+        load_dataset("netflix")
+
+
+def test_data_dir_parent_is_accepted(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYBT_HOME", str(tmp_path / "home"))
+    _write(tmp_path / "ml-1m", ML1M, "latin-1")
+    assert len(load_dataset("ml-1m", data_dir=tmp_path).user) == 3
+
+
+def test_large_ids_use_the_sorting_path(tmp_path):
+    path = tmp_path / "u.data"
+    path.write_text("9000000000\t5\t1\t1\n7\t5\t2\t2\n9000000000\t6\t3\t3\n")
+    keys, codes = movielens.dense_index(movielens.read_ratings(path, b"\t")[0])
+    assert list(keys) == [7, 9000000000] and list(codes) == [1, 0, 1]
+
+
+def _review(user, item, stars, date, text="ok"):
+    return (f'{{"review_id":"r","user_id":"{user}","business_id":"{item}","stars":{stars},'
+            f'"text":"{text}","date":"{date}"}}\n')
+
+
+def test_yelp_fixture_keys_dates_and_truncated_last_line(tmp_path):
+    reviews = (_review("u2", "b1", 4, "2016-01-30 02:18:30")
+               + _review("u1", "b2", "2.0", "1970-01-02 00:00:01", 'say \\"user_id\\":\\"zz\\"')
+               + ' { "user_id" : "u1", "business_id": "b1", "stars": 5, "date": "2000-02-29"}\r\n'
+               + '{"review_id":"x","user_id":"u3","busin')
+    folder = _write(tmp_path, {
+        "review.json": reviews,
+        "business.json": '{"business_id":"b1","categories":"Food, Bars"}\n'
+                         '{"business_id":"b2","categories":null}\n'
+                         '{"business_id":"b3","categories":"Bars"}'})
+    with pytest.warns(UserWarning, match=r"review\.json:4: skipping the truncated last line"):
+        ds = yelp.load_yelp(folder)
+    assert list(ds.user_keys) == ["u1", "u2"] and list(ds.item_keys) == ["b1", "b2", "b3"]
+    assert ds.user_keys.dtype.kind == "U"
+    assert list(ds.user_keys[ds.user]) == ["u2", "u1", "u1"]
+    assert list(ds.rating) == [4, 2, 5]
+    want = [np.datetime64("2016-01-30T02:18:30"), np.datetime64("1970-01-02T00:00:01"),
+            np.datetime64("2000-02-29T00:00:00")]
+    assert list(ds.timestamp) == [int(w.astype("datetime64[s]").astype(np.int64)) for w in want]
+    assert list(ds.genre_names) == ["Bars", "Food"]
+    assert [len(ds.item_genres(i)) for i in range(3)] == [2, 0, 1]
+
+
+@pytest.mark.parametrize("bad", [
+    '{"user_id":"u","business_id":"b","stars":4}',                          # no date
+    '{"user_id":"u","business_id":"b","stars":4,"date":"2016-13-01 00:00:00"}',
+    '{"user_id":"u","business_id":"b","stars":x,"date":"2016-01-01"}',
+    'not json at all'])
+def test_yelp_malformed_middle_line_is_an_error(tmp_path, bad):
+    good = _review("u", "b", 4, "2016-01-01 00:00:00")
+    path = tmp_path / "review.json"
+    path.write_text(good + bad + "\n" + good)
+    with pytest.raises(TinyBTError, match=r"review\.json:2: expected a JSON object"):
+        yelp.read_reviews(path)
+
+
+def test_yelp_business_errors(tmp_path):
+    path = tmp_path / "business.json"
+    path.write_text('{"business_id":"b1","categories":"A"}\n{"business_id":3}\n')
+    with pytest.raises(TinyBTError, match=r"business\.json:2: "):
+        yelp.read_businesses(path)
+
+
+# ---------------------------------------------------------------- real files, if present
+
+def _real(*parts):
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    return path
+
+
+def test_real_ml100k_published_counts(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYBT_HOME", str(tmp_path))
+    ds = load_dataset("ml-100k", data_dir=_real("ml-100k"))
+    assert (len(ds.user), ds.n_users, ds.n_items) == (100_000, 943, 1_682)
+    assert set(np.unique(ds.rating)) == {1, 2, 3, 4, 5}
+    assert len(ds.genre_names) == 18 and "unknown" not in ds.genre_names
+    assert len(ds.demographic_names["occupation"]) == 21
+    assert min(ds.demographics[k].min() for k in ("gender", "age", "occupation")) == 0
+    # user 1 of u.user: 24, M, technician
+    assert (ds.demographics["age"][0], ds.demographics["gender"][0]) == (1, 1)
+    assert ds.demographic_names["occupation"][ds.demographics["occupation"][0]] == "technician"
+
+
+def test_real_ml1m_metadata():
+    ids, genres = movielens.read_movies_dat(_real("ml-1m", "movies.dat"))
+    assert len(ids) == 3883 and genres[0] == ["Animation", "Children's", "Comedy"]
+    assert len({g for gs in genres for g in gs}) == 18
+    ids, demo = movielens.read_users_dat(_real("ml-1m", "users.dat"))
+    assert len(ids) == 6040 and (demo["gender"][0], demo["age"][0], demo["occupation"][0]) == (0, 0, 10)
+
+
+def test_real_ml20m_metadata_and_sample():
+    ids, genres = movielens.read_movies_csv(_real("ml-20m", "movies.csv"))
+    assert len(ids) == 27_278 and len({g for gs in genres for g in gs}) == 19
+    ds = movielens.load_ml20m(_real("ml-20m-sample"))
+    assert len(ds.user) == 1000 and set(np.unique(ds.rating)) <= set(np.arange(0.5, 5.5, 0.5))
+
+
+def test_real_yelp_samples_truncated_last_line():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = yelp.load_yelp(_real("yelp"))
+    assert any("truncated last line" in str(w.message) for w in caught)
+    assert len(ds.user) == 3_610 and len(np.unique(ds.user)) == 3_494
+    assert len(np.unique(ds.item)) == 2_219
+    dates = ds.timestamp.astype("datetime64[s]").astype("datetime64[D]")
+    assert str(dates.min()) == "2004-10-19" and str(dates.max()) == "2018-10-04"
+    businesses, cats = yelp.read_businesses(_real("yelp", "yelp_academic_dataset_business.json"))
+    assert len(businesses) == 1_497 and sum(bool(c) for c in cats) == 1_492
