@@ -54,6 +54,11 @@ def _softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
+def _cdf(w):
+    """Row-wise CDF of non-negative weights; an all-zero row (a genre without items) stays 0."""
+    return np.cumsum(w, axis=1) / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+
+
 def _items(rng, n_items, n_genres):
     """Zipf popularity and 1-3 distinct genres per item (ragged CSR)."""
     pop = 1.0 / rng.permutation(np.arange(1, n_items + 1))
@@ -103,8 +108,7 @@ def _genre_item_cdfs(genre_offsets, genre_values, pop, n_genres):
     w_pop[g, col] = pop[it]
     w_uni = np.zeros(members.shape)
     w_uni[g, col] = 1.0
-    cdf = lambda w: np.cumsum(w, axis=1) / w.sum(axis=1, keepdims=True)  # noqa: E731
-    return members, cdf(w_pop), cdf(w_uni)
+    return members, _cdf(w_pop), _cdf(w_uni)
 
 
 def generate(n_users=1000, n_items=500, n_genres=12, mean_length=60, seed=0):
