@@ -7,7 +7,7 @@ port, compare each output/<name>; then backpropagate S = Σ output ⊙ upstream
 with autograd and compare each grad/<name>. Prints per tensor the max abs
 error, max rel error (relative to the tensor's scale) and the share of the
 tolerance used (max |port − golden| / (atol + rtol |golden|)); exits 1 when
-any tensor fails.
+any tensor fails, 2 when the folder cannot be read.
 """
 
 import argparse
@@ -85,7 +85,8 @@ def main():
     try:
         ok = check(args.golden_dir, only=args.only)
     except TinyBTError as e:
-        sys.exit(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(0 if ok else 1)
 
 

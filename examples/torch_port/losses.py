@@ -1,7 +1,10 @@
-"""The Barlow Twins and dual-encoder losses, a few lines of torch each, from their definitions."""
+"""The losses: Barlow Twins and dual encoder, a few lines of torch each from their definitions;
+the probe's cross-entropy is F.cross_entropy."""
 
-import torch
 import torch.nn.functional as F
+from torch import nn
+
+from .registry import loaded, port
 
 
 def standardize(z, eps=1e-5):
@@ -17,3 +20,12 @@ def barlow_twins_loss(z1, z2, lambd, eps=1e-5):
     on = ((1 - c.diagonal()) ** 2).sum()
     off = (c ** 2).sum() - (c.diagonal() ** 2).sum()
     return on + lambd * off, on, off
+
+
+@port("probe_logreg")
+def probe_logreg(inputs, params, config):
+    """The linear probe's objective: cross_entropy(Linear(x), y) + l2/2 ‖weight‖² (bias not penalised)."""
+    w = params["weight"]
+    m = loaded(nn.Linear(w.shape[1], w.shape[0]), params)
+    loss = F.cross_entropy(m(inputs["x"]), inputs["y"]) + config["l2"] / 2 * (m.weight ** 2).sum()
+    return {"loss": loss}, m
