@@ -85,8 +85,9 @@ _T = _train_defaults()
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<objective>-<encoder>-<time>].")
 @click.option("--resume", default=None, help="Continue the run in this folder with its saved config.")
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--no-probe", is_flag=True, help="Skip the linear probe table at the end.")
 @click.pass_context
-def train(ctx, out, resume, threads, **settings):
+def train(ctx, out, resume, threads, no_probe, **settings):
     """Pretrain a user-sequence encoder (Barlow Twins or the dual-encoder baseline)."""
     from tinybt.train.config import TrainConfig
     from tinybt.train.trainer import train as run_training
@@ -100,6 +101,25 @@ def train(ctx, out, resume, threads, **settings):
     else:
         path = run_training(TrainConfig(**settings, threads=threads), out=out)
     click.echo(f"run folder: {path}")
+    if not no_probe:
+        ctx.invoke(probe, run_dir=str(path))
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--tasks", default=None, help="Comma-separated [default: the dataset's SPEC tasks].")
+@click.option("--label-fractions", default="0.01,0.1,1", show_default=True, help="Fractions of train users labelled.")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Label subsets per fraction.")
+@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
+              help="val: report validation accuracy (for tuning) to results-val.json/.md.")
+def probe(run_dir, tasks, label_fractions, seeds, split):
+    """Linear probes of a run's frozen user vectors, with the reference rows -> results.json/.md."""
+    from tinybt.evaluate import evaluate, parse_list
+
+    fractions = parse_list(label_fractions, "--label-fractions", float)
+    _, md = evaluate(run_dir, parse_list(tasks, "--tasks"), fractions, seeds, split,
+                     echo=lambda s: click.echo(s, err=True))
+    click.echo(md)
 
 
 @cli.command()
@@ -111,6 +131,68 @@ def embed(run_dir, out):
 
     n, d = write_vectors(run_dir, out)
     click.echo(f"wrote {n} user vectors of dimension {d} to {out}")
+
+
+@cli.group()
+def data():
+    """Datasets: download, inspect, synthesize in the real file formats."""
+
+
+def _load_data(name, data_dir, download=True):
+    """load_dataset, with loader warnings (e.g. a truncated last line) echoed to stderr."""
+    import warnings
+
+    from tinybt.data.load import load_dataset
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = load_dataset(name, data_dir=data_dir, download=download)
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    return ds
+
+
+@data.command("download")
+@click.argument("name")
+@click.option("--data-dir", default=None, help="Check and parse this folder instead of downloading.")
+def data_download(name, data_dir):
+    """Fetch NAME (ml-1m, ml-20m, ml-100k) into $TINYBT_HOME, verify and parse it."""
+    from tinybt.data.download import locate
+    from tinybt.data.load import check_name
+
+    check_name(name)
+    ds = _load_data(name, data_dir)
+    click.echo(f"{name}: {len(ds.user):,} interactions, {ds.n_users:,} users, {ds.n_items:,} items "
+               f"in {locate(name, data_dir, download=False)}")
+
+
+@data.command("info")
+@click.argument("name")
+@click.option("--data-dir", default=None, help="Folder holding the dataset's files.")
+@click.option("--max-len", type=int, default=50, show_default=True, help="History items the encoder sees.")
+def data_info(name, data_dir, max_len):
+    """Counts, sequence-length percentiles and label balance of every task."""
+    from tinybt.data.info import describe
+
+    click.echo("\n".join(describe(_load_data(name, data_dir, download=False), max_len=max_len)))
+
+
+@data.command("synthesize")
+@click.option("--format", "fmt", type=click.Choice(["ml-1m", "ml-20m", "ml-100k", "yelp"]), required=True)
+@click.option("--users", type=int, default=1000, show_default=True)
+@click.option("--items", type=int, default=500, show_default=True)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the files to.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def data_synthesize(fmt, users, items, out, seed):
+    """Write a synthetic dataset in a real file format (for loader tests and benchmarks)."""
+    from tinybt.data.synthetic import generate
+    from tinybt.data.writers import write_dataset
+
+    if users < 1 or items < 2:
+        raise TinyBTError("--users must be >= 1 and --items >= 2")
+    ds = generate(n_users=users, n_items=items, seed=seed)
+    write_dataset(ds, fmt, out)
+    click.echo(f"wrote {len(ds.user):,} interactions of {users:,} users in the {fmt} format to {out}")
 
 
 def main():
