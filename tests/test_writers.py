@@ -115,3 +115,22 @@ def test_large_write_is_chunked_and_exact(tmp_path, monkeypatch):
     ds = random_dataset(3, 100, 9, 9, "yelp")
     back = parse_folder("yelp", write_dataset(ds, "yelp", tmp_path), use_cache=False)
     assert interactions(back) == interactions(ds)
+
+
+def test_cli_synthesize_then_info(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tinybt.cli import cli
+
+    monkeypatch.setenv("TINYBT_HOME", str(tmp_path / "home"))
+    out = tmp_path / "syn"
+    r = CliRunner().invoke(cli, ["data", "synthesize", "--format", "ml-100k", "--users", "60",
+                                 "--items", "40", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "u.data", "u.genre", "u.item", "u.occupation", "u.user"]
+    r = CliRunner().invoke(cli, ["data", "info", "ml-100k", "--data-dir", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "users 60" in r.output and "history (last 50)" in r.output
+    for task in ("favorite_genre", "rating_level", "mainstream", "gender", "age", "occupation"):
+        assert f"  {task} " in r.output
