@@ -89,6 +89,8 @@ def download_dataset(name, expected="published"):
     expected = EXPECTED[name] if expected == "published" else expected
     home = tinybt_home()
     target = home / name
+    if has_files(name, target):
+        return target
     archive = home / "downloads" / f"{name}.zip"
     archive.parent.mkdir(parents=True, exist_ok=True)
     if not archive.is_file():
