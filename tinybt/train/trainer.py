@@ -34,6 +34,7 @@ from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_i
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
 from tinybt.models.encoder import EncoderConfig
 from tinybt.optim import Adam
+from tinybt.probe.blas_threads import single_threaded_blas
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
 from tinybt.train import checkpoint, run_dir
@@ -214,8 +215,11 @@ def _restore(run):
                      or fresh[k].dtype != saved[k].dtype)
         if bad:
             raise TinyBTError(f"{ck}: does not match {run.path / run_dir.CONFIG} (tensors {bad[:3]})")
+    try:
+        run.opt.load_state_dict(opt_state)
+    except ValueError as e:
+        raise TinyBTError(f"{ck}: optimiser state does not match the model ({e})") from None
     run.params, run.buffers, run.rng, run.epoch = params, buffers, rng, epoch
-    run.opt.load_state_dict(opt_state)
     # drop metric lines of an epoch that ended after the checkpoint was taken
     run_dir.write_metrics(run.path, [r for r in run_dir.read_metrics(run.path) if r["epoch"] <= epoch])
 
@@ -227,7 +231,9 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
     kill = int(kill) if kill else None
     echo = echo or (lambda s: print(s, file=sys.stderr))
     while run.epoch < run.cfg.epochs:
-        row = run_epoch(run, progress, kill)
+        # the matmuls are small (B·T × D): OpenBLAS's thread hand-off costs more than it saves
+        with single_threaded_blas():
+            row = run_epoch(run, progress, kill)
         run.epoch += 1
         run_dir.append_metrics(run.path, row)
         checkpoint.save(run.path / run_dir.CHECKPOINT, run.params, run.buffers, run.opt.state_dict(),
