@@ -1,0 +1,80 @@
+"""Adam and AdamW over a dict of parameters, with torch.optim.Adam / AdamW semantics.
+
+Per parameter p with gradient g, at step t = 1, 2, ... (each parameter counts its own
+steps, like torch, so a parameter without a gradient in a step is left alone):
+
+    Adam:   g ← g + wd·p                    (L2 penalty folded into the gradient)
+    AdamW:  p ← p − lr·wd·p                 (decoupled: shrink p, independent of g's scale)
+    m ← m + (1 − β1)(g − m)                 (= β1 m + (1 − β1) g, written as torch's lerp)
+    v ← β2 v + (1 − β2) g²
+    p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps)     (eps outside the sqrt)
+
+The bias corrections undo the zero initialisation of m and v: at t = 1, m̂ = g and
+√v̂ = |g|, so the first step is lr·sign(g) (up to eps). The operations follow torch's
+order so float64 results agree with it to the last bits or nearly so.
+"""
+
+import numpy as np
+
+
+class Adam:
+    """Adam (decoupled=False) or AdamW (decoupled=True). `step` updates params in place."""
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+        if not lr >= 0 or not eps >= 0 or not weight_decay >= 0 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Adam: need lr, eps, weight_decay >= 0 and betas in [0, 1), "
+                             f"got lr={lr}, betas={betas}, eps={eps}, weight_decay={weight_decay}")
+        self.lr, self.betas, self.eps = lr, tuple(betas), eps
+        self.weight_decay, self.decoupled = weight_decay, decoupled
+        self.steps: dict[str, int] = {}
+        self.exp_avg: dict[str, np.ndarray] = {}
+        self.exp_avg_sq: dict[str, np.ndarray] = {}
+
+    def step(self, params, grads, lr=None):
+        """One update of every params[name] that has a grads[name] (not None); lr overrides self.lr."""
+        lr = self.lr if lr is None else lr
+        b1, b2 = self.betas
+        wd = self.weight_decay
+        for name, g in grads.items():
+            if g is None:
+                continue
+            p = params[name]
+            if name not in self.steps:
+                self.steps[name] = 0
+                self.exp_avg[name] = np.zeros_like(p)
+                self.exp_avg_sq[name] = np.zeros_like(p)
+            m, v = self.exp_avg[name], self.exp_avg_sq[name]
+            self.steps[name] += 1
+            t = self.steps[name]
+
+            if wd and self.decoupled:
+                p *= 1 - lr * wd
+            elif wd:
+                g = g + wd * p
+            m += (1 - b1) * (g - m)
+            v *= b2
+            v += (1 - b2) * g * g
+            denom = np.sqrt(v) / (1 - b2 ** t) ** 0.5 + self.eps
+            p += -(lr / (1 - b1 ** t)) * m / denom
+
+    def state_dict(self):
+        """Flat {"step/<name>", "exp_avg/<name>", "exp_avg_sq/<name>": array}: np.savez-able, no pickle."""
+        d = {f"step/{k}": np.array(t, dtype=np.int64) for k, t in self.steps.items()}
+        d |= {f"exp_avg/{k}": a.copy() for k, a in self.exp_avg.items()}
+        d |= {f"exp_avg_sq/{k}": a.copy() for k, a in self.exp_avg_sq.items()}
+        return d
+
+    def load_state_dict(self, d):
+        """Restore exactly what state_dict returned (hyper-parameters come from the constructor)."""
+        names = [k[len("step/"):] for k in d if k.startswith("step/")]
+        want = {f"{kind}/{n}" for n in names for kind in ("step", "exp_avg", "exp_avg_sq")}
+        if set(d) != want:
+            raise ValueError(f"Adam.load_state_dict: unexpected or missing keys {sorted(set(d) ^ want)[:5]}")
+        self.steps = {n: int(d[f"step/{n}"]) for n in names}
+        self.exp_avg = {n: np.array(d[f"exp_avg/{n}"], copy=True) for n in names}
+        self.exp_avg_sq = {n: np.array(d[f"exp_avg_sq/{n}"], copy=True) for n in names}
+
+
+def AdamW(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+    """torch.optim.AdamW: Adam with decoupled weight decay (torch's default wd = 0.01)."""
+    return Adam(lr, betas, eps, weight_decay, decoupled=True)
