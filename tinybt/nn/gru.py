@@ -83,23 +83,28 @@ def gru_step_backward_reference(dh, dout, h, act, hn, valid):
 
 
 # ---- one step: fused Numba kernels (same maths, writes into its outputs) ----
+# Both squashing functions go through exp: Numba calls scalar libm, where tanh costs
+# several times exp. Neither overflows into NaN: exp(±large) = inf gives 1/(1 + inf) = 0.
+# error_model="numpy" drops the zero-division checks (1 + e^x is never 0).
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sigmoid(a):
-    if a >= 0:
-        return 1.0 / (1.0 + math.exp(-a))
-    e = math.exp(a)
-    return e / (1.0 + e)
+    return 1.0 / (1.0 + math.exp(-a))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _tanh(a):
+    return 2.0 / (1.0 + math.exp(-2.0 * a)) - 1.0     # = 2σ(2a) − 1
+
+
+@njit(cache=True, error_model="numpy")
 def _step_fwd_kernel(gi, gh, h, valid, h_new, act):
     B, H = h.shape
     for b in range(B):
         for j in range(H):
             r = _sigmoid(gi[b, j] + gh[b, j])
             z = _sigmoid(gi[b, H + j] + gh[b, H + j])
-            n = math.tanh(gi[b, 2 * H + j] + r * gh[b, 2 * H + j])
+            n = _tanh(gi[b, 2 * H + j] + r * gh[b, 2 * H + j])
             act[b, j] = r
             act[b, H + j] = z
             act[b, 2 * H + j] = n
