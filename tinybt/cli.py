@@ -123,6 +123,31 @@ def probe(run_dir, tasks, label_fractions, seeds, split):
 
 
 @cli.command()
+@click.option("--batch-sizes", default="16,32,64,128,256", show_default=True)
+@click.option("--lr-scaling", type=click.Choice(["none", "sqrt"]), default="none", show_default=True,
+              help="Peak lr per batch size: the same, or lr·sqrt(B/128).")
+@click.option("--out", default=None, help="Folder [default: runs/compare-<dataset>-<encoder>].")
+@click.option("--tasks", default=None, help="Comma-separated [default: the dataset's SPEC tasks].")
+@click.option("--label-fractions", default="0.01,0.1,1", show_default=True)
+@click.option("--seeds", type=int, default=5, show_default=True)
+@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
+              help="val: tune on validation accuracy.")
+def compare(batch_sizes, lr_scaling, out, tasks, label_fractions, seeds, split, **settings):
+    """Barlow Twins vs dual encoder at each batch size (same examples seen), probed -> OUT/compare.md."""
+    from tinybt.compare import compare as run_compare
+    from tinybt.evaluate import parse_list
+
+    path = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
+                       parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
+                       seeds, split, echo=lambda s: click.echo(s, err=True))
+    click.echo((path / "compare.md").read_text())
+
+
+# compare shares train's model and optimiser flags (one definition each)
+compare.params += [p for p in train.params if p.name not in ("objective", "batch_size", "out", "resume", "no_probe")]
+
+
+@cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .npy or .csv file.")
 def embed(run_dir, out):
