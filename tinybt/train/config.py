@@ -53,6 +53,9 @@ class TrainConfig:
             if not ok:
                 raise TinyBTError(f"{flag}: {msg}")
 
+        from tinybt.data.load import NAMES
+
+        need(self.dataset in NAMES, "--dataset", f"expected one of {', '.join(NAMES)}, got {self.dataset!r}")
         need(self.objective in ("barlow", "dual"), "--objective", f"expected barlow or dual, got {self.objective!r}")
         need(self.encoder in ("gru", "transformer"), "--encoder", f"expected gru or transformer, got {self.encoder!r}")
         need(self.epochs >= 1, "--epochs", f"must be at least 1, got {self.epochs}")

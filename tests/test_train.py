@@ -1,0 +1,178 @@
+"""Training loop, config validation, example drawing, checkpoints, run folder and embed."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinybt.errors import TinyBTError
+from tinybt.train import checkpoint, trainer
+from tinybt.train.config import TrainConfig
+from tinybt.train.embed import embed, load_run
+from tinybt.train.examples import barlow_views, next_item_pairs
+from tinybt.train.trainer import train
+
+from train_helpers import assert_same_checkpoint, metrics, tiny_config, tiny_dataset
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tiny_dataset(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("TINYBT_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+
+
+# ---- config -------------------------------------------------------------------
+
+@pytest.mark.parametrize("over, flag", [
+    (dict(encoder="transformer", dim=8, heads=3), "--heads"),
+    (dict(projector="256-x-256"), "--projector"),
+    (dict(projector="256--256"), "--projector"),
+    (dict(batch_size=1), "--batch-size"),
+    (dict(objective="dual", batch_size=1), "--batch-size"),
+    (dict(augment="crop:0.6,shuffle:0.2"), "--augment"),
+    (dict(augment="crop:2"), "--augment"),
+    (dict(lr=0.0), "--lr"),
+    (dict(tau=-1.0), "--tau"),
+    (dict(epochs=0), "--epochs"),
+    (dict(dataset="ml-2m"), "--dataset"),
+])
+def test_bad_settings_name_their_flag(over, flag):
+    with pytest.raises(TinyBTError, match="^" + flag):
+        TrainConfig(**over).validate()
+
+
+def test_config_round_trips_through_json():
+    cfg = TrainConfig(encoder="transformer", dim=16, heads=4, seed=3, data_dir="/x")
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(TinyBTError, match="unexpected settings"):
+        TrainConfig.from_json(json.dumps({"dim": 8, "colour": "red"}))
+
+
+# ---- examples -------------------------------------------------------------------
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(2, 12), min_size=2, max_size=8), st.integers(1, 6), st.integers(0, 2**31))
+def test_next_item_pairs_are_history_prefixes(lengths, max_len, seed):
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    seqs = SimpleNamespace(hist_values=rng.integers(1, 50, offsets[-1]), hist_offsets=offsets)
+    rows = rng.permutation(len(lengths))
+    ids, lens, targets = next_item_pairs(seqs, rows, rng, max_len)
+    for b, r in enumerate(rows):
+        h = seqs.hist_values[offsets[r]:offsets[r + 1]]
+        t = np.flatnonzero(h == targets[b])               # candidate cut points
+        prefix = ids[b, :lens[b]]
+        assert np.all(ids[b, lens[b]:] == 0) and 1 <= lens[b] <= max_len
+        assert any(1 <= c <= len(h) - 1 and np.array_equal(prefix, h[max(0, c - max_len):c]) for c in t)
+
+
+def test_barlow_views_are_two_augmentations_of_the_same_rows(data_dir):
+    _, seqs = trainer.load_sequences(tiny_config(data_dir))
+    aug = tiny_config(data_dir, augment="mask:1.0").augment_config()
+    rows = seqs.rows("train")[:5]
+    (a, la), (b, lb) = barlow_views(seqs, rows, np.random.default_rng(0), aug, 10)
+    full = np.minimum(np.diff(seqs.hist_offsets)[rows], 10)
+    assert np.array_equal(la, full) and np.array_equal(lb, full)       # masking keeps lengths
+    assert np.all(a[np.arange(a.shape[1]) < la[:, None]] == seqs.mask_id)
+
+
+# ---- training -------------------------------------------------------------------
+
+def test_run_folder_contents_and_reproducibility(data_dir, tmp_path):
+    cfg = tiny_config(data_dir, epochs=2)
+    a = train(cfg, out=tmp_path / "a", progress=False)
+    b = train(tiny_config(data_dir, epochs=2), out=tmp_path / "b", progress=False)
+    saved = json.loads((a / "config.json").read_text())
+    assert saved["seed"] == 7 and saved["split_seed"] == 0 and saved["version"]
+    rows = [json.loads(x) for x in (a / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert {"loss", "on_diag", "off_diag", "on_diag_per_p", "off_diag_per_p", "lr", "seconds",
+            "examples_per_s"} <= set(rows[0])
+    assert np.isclose(rows[0]["loss"], rows[0]["on_diag"] + 0.05 * rows[0]["off_diag"])
+    assert metrics(a) == metrics(b)
+    assert_same_checkpoint(a, b)
+    c = train(tiny_config(data_dir, epochs=2, seed=8), out=tmp_path / "c", progress=False)
+    assert metrics(c) != metrics(a)
+
+
+def test_refuses_to_overwrite_a_run(data_dir, tmp_path):
+    train(tiny_config(data_dir, epochs=1, objective="dual"), out=tmp_path / "r", progress=False)
+    with pytest.raises(TinyBTError, match="already holds a run"):
+        train(tiny_config(data_dir, epochs=1), out=tmp_path / "r", progress=False)
+
+
+def test_batch_larger_than_the_train_users(data_dir, tmp_path):
+    with pytest.raises(TinyBTError, match="--batch-size: 4096"):
+        train(tiny_config(data_dir, batch_size=4096), out=tmp_path / "r", progress=False)
+
+
+def test_nan_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):
+    cfg = tiny_config(data_dir, epochs=3)
+    n_steps = len(trainer.load_sequences(cfg)[1].rows("train")) // cfg.batch_size
+    real, calls = trainer._barlow_step, []
+
+    def poisoned(run, rows):                   # NaN at the 3rd step of epoch 2
+        loss, parts, backward = real(run, rows)
+        calls.append(1)
+        return (float("nan") if len(calls) == n_steps + 3 else loss), parts, backward
+
+    monkeypatch.setattr(trainer, "_barlow_step", poisoned)
+    with pytest.raises(TinyBTError, match=r"loss became nan at epoch 2 step 3; last good checkpoint kept at "
+                                          r".*checkpoint.npz; try a lower --lr"):
+        train(cfg, out=tmp_path / "r", progress=False)
+    *_, epoch = checkpoint.load(tmp_path / "r" / "checkpoint.npz")
+    assert epoch == 1 and len(metrics(tmp_path / "r")) == 1
+
+
+# ---- checkpoint ---------------------------------------------------------------
+
+def test_checkpoint_round_trip_is_exact(tmp_path):
+    rng = np.random.default_rng(5)
+    rng.random(3)
+    params = {"a.weight": rng.standard_normal((3, 2)).astype(np.float32)}
+    buffers = {"p.1.num_batches_tracked": np.array(4, np.int64)}
+    checkpoint.save(tmp_path / "c.npz", params, buffers, {"step/a.weight": np.array(2)}, rng, 3)
+    p, b, o, r, e = checkpoint.load(tmp_path / "c.npz")
+    assert e == 3 and np.array_equal(p["a.weight"], params["a.weight"]) and int(b["p.1.num_batches_tracked"]) == 4
+    assert int(o["step/a.weight"]) == 2
+    assert np.array_equal(r.random(4), rng.random(4))                   # same stream continues
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "missing"])
+def test_bad_checkpoint_is_a_clear_error(tmp_path, damage):
+    f = tmp_path / "checkpoint.npz"
+    checkpoint.save(f, {"w": np.ones(3, np.float32)}, {}, {}, np.random.default_rng(0), 1)
+    if damage == "truncate":
+        f.write_bytes(f.read_bytes()[:100])
+    elif damage == "garbage":
+        f.write_bytes(b"not a zip file at all")
+    else:
+        f.unlink()
+    with pytest.raises(TinyBTError, match="checkpoint"):
+        checkpoint.load(f)
+
+
+# ---- embed --------------------------------------------------------------------
+
+@pytest.mark.parametrize("encoder", ["gru", "transformer"])
+def test_embed_writes_every_user(data_dir, tmp_path, encoder):
+    run = train(tiny_config(data_dir, epochs=1, encoder=encoder), out=tmp_path / "r", progress=False)
+    cfg, ds, seqs, enc, params = load_run(run)
+    assert embed(run, tmp_path / "u.npy") == (seqs.n_users, 8)
+    U = np.load(tmp_path / "u.npy")
+    assert U.shape == (seqs.n_users, 8) and U.dtype == np.float32 and np.isfinite(U).all()
+    embed(run, tmp_path / "u.csv")
+    lines = (tmp_path / "u.csv").read_text().splitlines()
+    assert lines[0] == "user_id," + ",".join(f"d{j}" for j in range(8))
+    assert [int(x.split(",")[0]) for x in lines[1:]] == ds.user_keys[seqs.users].tolist()
+    np.testing.assert_allclose(np.array([x.split(",")[1:] for x in lines[1:]], float), U, rtol=1e-6)
+    with pytest.raises(TinyBTError, match="--out: expected a file ending in .npy or .csv"):
+        embed(run, tmp_path / "u.txt")

@@ -1,0 +1,49 @@
+"""Shared by the training tests: a tiny dataset on disk and a tiny, fast config."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tinybt.data.synthetic import generate
+from tinybt.data.writers import write_dataset
+from tinybt.train.config import TrainConfig
+
+
+def tiny_dataset(folder):
+    """A small synthetic dataset written in the ML-1M file format (so `--data-dir` works)."""
+    return write_dataset(generate(n_users=160, n_items=60, mean_length=16, seed=1), "ml-1m", folder)
+
+
+def tiny_config(data_dir, **over):
+    kw = dict(dataset="ml-1m", data_dir=str(data_dir), epochs=3, batch_size=16, max_len=10, dim=8,
+              layers=1, heads=2, projector="16-16", lambd=0.05, lr=3e-3, seed=7)
+    return TrainConfig(**(kw | over))
+
+
+def tiny_flags(data_dir, **over):
+    """The same config as `tinybt train` flags."""
+    d = tiny_config(data_dir, **over).__dict__
+    flags = []
+    for k in ("dataset", "data_dir", "objective", "encoder", "epochs", "batch_size", "max_len", "dim",
+              "layers", "heads", "projector", "lambd", "lr", "seed"):
+        flags += ["--" + k.replace("_", "-"), str(d[k])]
+    return flags
+
+
+def metrics(run):
+    """metrics.jsonl without the wall-clock fields."""
+    rows = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in ("seconds", "examples_per_s")} for r in rows]
+
+
+def saved_params(run):
+    with np.load(Path(run) / "checkpoint.npz", allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def assert_same_checkpoint(a, b):
+    pa, pb = saved_params(a), saved_params(b)
+    assert sorted(pa) == sorted(pb)
+    for k in pa:
+        assert np.array_equal(pa[k], pb[k]), k          # bit-identical, not merely close
