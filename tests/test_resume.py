@@ -1,0 +1,104 @@
+"""--resume ends bit-identical to an uninterrupted run, also after a SIGKILL in mid-epoch."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tinybt.errors import TinyBTError
+from tinybt.train import trainer
+from tinybt.train.trainer import train
+
+from train_helpers import assert_same_checkpoint, metrics, tiny_config, tiny_dataset, tiny_flags
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tiny_dataset(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("TINYBT_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("objective, encoder", [("barlow", "gru"), ("dual", "transformer")])
+def test_resume_after_crash_in_mid_epoch_is_bit_identical(data_dir, tmp_path, monkeypatch, objective, encoder):
+    cfg = dict(objective=objective, encoder=encoder)
+    full = train(tiny_config(data_dir, **cfg), out=tmp_path / "full", progress=False)
+
+    step = {"barlow": "_barlow_step", "dual": "_dual_step"}[objective]
+    real, calls = getattr(trainer, step), []
+
+    def crashing(run, rows):                 # dies in the middle of epoch 2
+        calls.append(1)
+        if len(calls) == 11:
+            raise Interrupt
+        return real(run, rows)
+
+    monkeypatch.setattr(trainer, step, crashing)
+    with pytest.raises(Interrupt):
+        train(tiny_config(data_dir, **cfg), out=tmp_path / "cut", progress=False)
+    monkeypatch.setattr(trainer, step, real)
+    assert len(metrics(tmp_path / "cut")) == 1
+    train(resume=tmp_path / "cut", progress=False)
+    assert metrics(tmp_path / "cut") == metrics(full)
+    assert_same_checkpoint(tmp_path / "cut", full)
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(data_dir, tmp_path):
+    """A real crash: the trainer process kills itself with SIGKILL after 11 steps (mid epoch 2)."""
+    full = train(tiny_config(data_dir), out=tmp_path / "full", progress=False)
+    env = dict(os.environ, TINYBT_KILL_AFTER_STEPS="11")
+    cmd = [sys.executable, "-m", "tinybt", "train", *tiny_flags(data_dir), "--out", str(tmp_path / "cut")]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    assert len(metrics(tmp_path / "cut")) == 1
+    env.pop("TINYBT_KILL_AFTER_STEPS")
+    p = subprocess.run([sys.executable, "-m", "tinybt", "train", "--resume", str(tmp_path / "cut")],
+                       env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert metrics(tmp_path / "cut") == metrics(full)
+    assert_same_checkpoint(tmp_path / "cut", full)
+
+
+def test_resume_before_the_first_checkpoint_starts_over(data_dir, tmp_path, monkeypatch):
+    full = train(tiny_config(data_dir, epochs=2), out=tmp_path / "full", progress=False)
+    real = trainer._barlow_step
+
+    def crash(run, rows):
+        raise Interrupt
+
+    monkeypatch.setattr(trainer, "_barlow_step", crash)
+    with pytest.raises(Interrupt):
+        train(tiny_config(data_dir, epochs=2), out=tmp_path / "cut", progress=False)
+    monkeypatch.setattr(trainer, "_barlow_step", real)
+    train(resume=tmp_path / "cut", progress=False)
+    assert metrics(tmp_path / "cut") == metrics(full)
+    assert_same_checkpoint(tmp_path / "cut", full)
+
+
+def test_resume_of_a_finished_run_changes_nothing(data_dir, tmp_path):
+    run = train(tiny_config(data_dir, epochs=1), out=tmp_path / "r", progress=False)
+    before = (run / "checkpoint.npz").read_bytes(), (run / "metrics.jsonl").read_text()
+    train(resume=run, progress=False)
+    assert ((run / "checkpoint.npz").read_bytes(), (run / "metrics.jsonl").read_text()) == before
+
+
+def test_resume_errors(data_dir, tmp_path):
+    with pytest.raises(TinyBTError, match="--resume: .* is not a run folder"):
+        train(resume=tmp_path / "nowhere", progress=False)
+    run = train(tiny_config(data_dir, epochs=1), out=tmp_path / "r", progress=False)
+    (run / "checkpoint.npz").write_bytes(b"PK\x03\x04 broken")
+    with pytest.raises(TinyBTError, match="corrupt or incomplete checkpoint"):
+        train(resume=run, progress=False)
+    (run / "config.json").write_text("{not json")
+    with pytest.raises(TinyBTError, match="config.json: not valid JSON"):
+        train(resume=run, progress=False)
