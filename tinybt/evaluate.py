@@ -41,7 +41,8 @@ def parse_list(text, flag, kind=str):
     except ValueError:
         items = []
     if not items:
-        raise TinyBTError(f"{flag}: expected a comma-separated list of {kind.__name__}s, got {text!r}")
+        what = {str: "names", int: "integers", float: "numbers"}[kind]
+        raise TinyBTError(f"{flag}: expected a comma-separated list of {what}, got {text!r}")
     return items
 
 
