@@ -23,7 +23,7 @@ from tinybt.train.trainer import encoder_config, load_sequences
 def load_run(path):
     """-> (cfg, ds, seqs, enc, params) of a run folder's last checkpoint."""
     path = Path(path)
-    cfg = run_dir.load_config(path)
+    cfg = run_dir.load_config(path, flag="RUN_DIR")
     params, _, _, _, _ = checkpoint.load(path / run_dir.CHECKPOINT)
     ds, seqs = load_sequences(cfg)
     return cfg, ds, seqs, encoder_config(cfg, seqs), params

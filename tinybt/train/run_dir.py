@@ -42,10 +42,11 @@ def create(path, cfg):
     return path
 
 
-def load_config(path):
+def load_config(path, flag="--resume"):
+    """The run's TrainConfig; `flag` names the argument that gave the folder, for errors."""
     path = Path(path)
     if not path.is_dir():
-        raise TinyBTError(f"--resume: {path} is not a run folder (no such directory)")
+        raise TinyBTError(f"{flag}: {path} is not a run folder (no such directory)")
     f = path / CONFIG
     if not f.is_file():
         raise TinyBTError(f"{f}: missing; {path} is not a tinybt run folder")

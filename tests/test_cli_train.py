@@ -1,0 +1,82 @@
+"""`tinybt train` / `tinybt embed` on the command line: flag errors and end-to-end runs."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tinybt.cli import cli
+from tinybt.errors import TinyBTError
+
+from train_helpers import tiny_dataset, tiny_flags
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tiny_dataset(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("TINYBT_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+
+
+def error_of(args):
+    result = CliRunner().invoke(cli, args)
+    assert isinstance(result.exception, TinyBTError), result.output
+    return str(result.exception)
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--encoder", "transformer", "--dim", "10", "--heads", "4"], "--heads"),
+    (["--projector", "256x256"], "--projector"),
+    (["--batch-size", "1"], "--batch-size"),
+    (["--augment", "crop:0.6,flip:0.1"], "--augment"),
+    (["--threads", "999"], "--threads"),
+    (["--dataset", "movielens"], "--dataset"),
+])
+def test_bad_flags_name_the_flag(args, flag, tmp_path):
+    assert error_of(["train", *args, "--out", str(tmp_path / "r")]).startswith(flag)
+    assert not (tmp_path / "r").exists()                 # nothing written for a bad command
+
+
+def test_resume_errors_name_the_flag(tmp_path):
+    assert error_of(["train", "--resume", str(tmp_path / "missing")]).startswith("--resume")
+    assert error_of(["train", "--resume", str(tmp_path), "--lr", "0.1"]).startswith("--lr: --resume")
+
+
+def test_cli_exit_code_and_one_line_message(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "tinybt", "train", "--projector", "a-b", "--out", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines() == ["error: --projector: expected widths like 256-256-256, got 'a-b'"]
+
+
+def test_train_then_embed(data_dir, tmp_path):
+    run = tmp_path / "r"
+    result = CliRunner().invoke(cli, ["train", *tiny_flags(data_dir, epochs=1), "--out", str(run), "--no-probe"])
+    assert result.exit_code == 0, result.output
+    assert (run / "checkpoint.npz").exists()
+    result = CliRunner().invoke(cli, ["embed", str(run), "--out", str(tmp_path / "u.npy")])
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "u.npy").shape[1] == 8
+    assert error_of(["embed", str(tmp_path / "nowhere"), "--out", str(tmp_path / "v.npy")]).startswith("RUN_DIR")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["barlow", "dual"])
+@pytest.mark.parametrize("encoder", ["gru", "transformer"])
+def test_synthetic_training_loss_falls(objective, encoder, tmp_path):
+    """The README's `tinybt train --dataset synthetic`, shortened: the loss falls from first to last epoch."""
+    run = tmp_path / "r"
+    args = ["train", "--dataset", "synthetic", "--objective", objective, "--encoder", encoder, "--epochs", "4",
+            "--batch-size", "64", "--dim", "32", "--max-len", "20", "--projector", "64-64", "--lr", "3e-3",
+            "--no-probe", "--out", str(run)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 4 and all(np.isfinite(losses))
+    assert losses[-1] < losses[0]
