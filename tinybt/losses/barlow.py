@@ -23,14 +23,17 @@ never forms the P×P matrix C, because with G = 2λC + diag(d), d_i = G_ii − 2
 which costs O(N²P) through the N×N Gram matrices instead of O(NP²).
 """
 
+import contextlib
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from tinybt.errors import TinyBTError
 
-BLOCK = 64   # columns per parallel task: each task streams all N rows of its column block
+BLOCK = 64                  # columns per parallel task: each task streams all N rows of its column block
+PARALLEL_MIN = 1 << 18      # N·P below which waking a second thread costs more than it saves
 
 
 class LossInputError(TinyBTError, ValueError):
@@ -204,12 +207,29 @@ def _off_diagonal_sq(c):
     return s
 
 
+@contextlib.contextmanager
+def _threads_for(size):
+    """All Numba threads for big inputs, one for small ones (a parallel region costs µs idle,
+    ms on a busy machine, against a few µs of work)."""
+    before = numba.get_num_threads()
+    numba.set_num_threads(before if size >= PARALLEL_MIN else 1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
 def barlow_twins_loss(z1, z2, lambd, eps=1e-5):
     """Loss, its parts and ∂L/∂z1, ∂L/∂z2 (see module docstring). Returns a BTResult.
 
     Raises LossInputError (a ValueError) for N < 2, mismatched shapes, or NaN/Inf input.
     """
     z1, z2 = _validate(z1, z2, eps)
+    with _threads_for(z1.size):
+        return _barlow_twins_loss(z1, z2, lambd, eps)
+
+
+def _barlow_twins_loss(z1, z2, lambd, eps):
     n, p = z1.shape
     zh1, zh2, std1, std2, c_diag = _standardize_pair(z1, z2, eps)
     _check_finite(std1, std2)
