@@ -68,11 +68,11 @@ CONVENTIONS = {
                          "eps 1e-5, no affine: BatchNorm1d(P, affine=False) in training mode); "
                          "C = z1_hat^T z2_hat / N; L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2. "
                          "N < 2 is an error.",
-    "dual_encoder_loss": "Cosine similarity between user vectors u (N, D) and next-item embeddings e (N, D), "
-                         "divided by the temperature tau; softmax cross-entropy over the batch's next items "
-                         "(in-batch negatives), mean over rows. When the same item is the target of several rows, "
-                         "the duplicate columns are not negatives: a column whose item equals the row's target "
-                         "item (other than the row's own column) gets logit -inf.",
+    "dual_encoder_loss": "Row-wise unit vectors u_hat = u / max(|u|, 1e-8), e_hat likewise (F.normalize(x, dim=1, "
+                         "eps=1e-8)) of the user vectors u (B, D) and next-item embeddings e (B, D); logits "
+                         "S = u_hat e_hat^T / tau (B, B); loss = mean_i -log softmax(S_i)_i (in-batch negatives). "
+                         "Duplicate next items: where item_ids[j] == item_ids[i] for j != i, column j is not a "
+                         "negative for row i: S_ij = -inf (zero gradient); every row still counts in the mean.",
     "cross_entropy": "torch.nn.functional.cross_entropy(logits, y, weight=w, reduction='mean'): "
                      "sum_i w_{y_i} l_i / sum_i w_{y_i}.",
     "adam": "torch.optim.Adam / AdamW semantics: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; "

@@ -3,5 +3,5 @@
 Importing the package registers every port function in PORT (golden case name -> function).
 """
 
-from . import layers, losses, models, sequence  # noqa: F401  (registers)
+from . import layers, losses, models, optim, sequence  # noqa: F401  (registers)
 from .registry import PORT  # noqa: F401

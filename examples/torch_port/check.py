@@ -33,8 +33,9 @@ def split(arrays, kind):
 
 def run_case(fn, arrays, config):
     """-> {golden key: numpy array} computed by the port (outputs and grads)."""
-    inputs = {k: torch.tensor(v, requires_grad=v.dtype == np.float64) for k, v in split(arrays, "input").items()}
-    params = {k: torch.tensor(v, requires_grad=v.dtype == np.float64) for k, v in split(arrays, "param").items()}
+    # a tensor is differentiated exactly when the golden has its grad (class weights, buffers: data)
+    inputs = {k: torch.tensor(v, requires_grad=f"grad/{k}" in arrays) for k, v in split(arrays, "input").items()}
+    params = {k: torch.tensor(v, requires_grad=f"grad/{k}" in arrays) for k, v in split(arrays, "param").items()}
     outputs, module = fn(inputs, params, config)
     got = {f"output/{k}": v.detach().numpy() for k, v in outputs.items()}
     upstream = split(arrays, "upstream")
@@ -66,7 +67,8 @@ def check(golden_dir, port=PORT, only=None, echo=print):
         try:
             got = run_case(port[name], arrays, meta["config"])
         except Exception as e:      # a crashing port is a failing row, not a traceback
-            rows.append((name, f"(port raised {type(e).__name__}: {e})"[:200], *INF))
+            msg = " ".join(str(e).split())
+            rows.append((name, f"(port raised {type(e).__name__}: {msg})"[:200], *INF))
             continue
         for key in sorted(k for k in arrays if k.startswith(("output/", "grad/"))):
             if key not in got:

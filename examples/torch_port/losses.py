@@ -1,6 +1,7 @@
 """The losses: Barlow Twins and dual encoder, a few lines of torch each from their definitions;
 the probe's cross-entropy is F.cross_entropy."""
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -20,6 +21,27 @@ def barlow_twins_loss(z1, z2, lambd, eps=1e-5):
     on = ((1 - c.diagonal()) ** 2).sum()
     off = (c ** 2).sum() - (c.diagonal() ** 2).sum()
     return on + lambd * off, on, off
+
+
+def dual_encoder_loss(u, e, item_ids, tau):
+    """u, e (B, D), item_ids (B,) -> mean in-batch softmax cross-entropy over cosine / τ.
+    Column j ≠ i holding row i's own next item again is not a negative: logit −inf."""
+    logits = F.normalize(u, dim=1, eps=1e-8) @ F.normalize(e, dim=1, eps=1e-8).T / tau
+    b = len(item_ids)
+    dup = (item_ids[:, None] == item_ids[None, :]) & ~torch.eye(b, dtype=torch.bool)
+    return F.cross_entropy(logits.masked_fill(dup, float("-inf")), torch.arange(b))
+
+
+port("barlow_twins")(lambda inputs, params, config: (
+    {"loss": barlow_twins_loss(inputs["z1"], inputs["z2"], config["lambd"], config["eps"])[0]}, None))
+port("dual_encoder")(lambda inputs, params, config: (
+    {"loss": dual_encoder_loss(inputs["u"], inputs["e"], inputs["item_ids"], config["tau"])}, None))
+
+
+@port("cross_entropy", "cross_entropy_weighted")
+def cross_entropy(inputs, params, config):
+    """Mean over rows; with class weights Σ w_{y_i} l_i / Σ w_{y_i}, as F.cross_entropy."""
+    return {"loss": F.cross_entropy(inputs["logits"], inputs["y"], weight=inputs.get("class_weights"))}, None
 
 
 @port("probe_logreg")

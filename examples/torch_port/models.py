@@ -10,7 +10,7 @@ from torch import nn
 
 from . import losses, sequence
 from .layers import add_positions, last_step, valid_mean
-from .registry import port
+from .registry import loaded, port
 
 
 class Encoder(nn.Module):
@@ -101,3 +101,27 @@ def loss_of(model, inputs):
 def model_loss(inputs, params, config):
     model = load_params(build(config), params)
     return {"loss": loss_of(model, inputs)}, model
+
+
+@port("model_bt_gru_adam10", "model_bt_transformer_adam10", "model_dual_adam10")
+def adam_trajectory(inputs, params, config):
+    """torch.optim.Adam on the full batch; the loss before each step."""
+    model = load_params(build(config), params)
+    a = config["adam"]
+    opt = torch.optim.Adam(model.parameters(), lr=a["lr"], betas=tuple(a["betas"]), eps=a["eps"],
+                           weight_decay=a["weight_decay"])
+    losses = []
+    for _ in range(config["steps"]):
+        opt.zero_grad()
+        loss = loss_of(model, inputs)
+        loss.backward()
+        opt.step()
+        losses.append(loss.detach())
+    return {"loss": torch.stack(losses)}, None
+
+
+@port("projector")
+def projector_case(inputs, params, config):
+    widths = [int(w) for w in config["projector"].split("-")]
+    m = loaded(nn.ModuleDict({"projector": projector(inputs["x"].shape[1], widths)}), params)
+    return {"out": m["projector"](inputs["x"])}, m
