@@ -1,5 +1,6 @@
 """Loaders: fixtures written here in the real formats, bad input, and the real files if present."""
 
+import json
 import warnings
 from pathlib import Path
 
@@ -245,3 +246,47 @@ def test_real_yelp_samples_truncated_last_line():
     assert str(dates.min()) == "2004-10-19" and str(dates.max()) == "2018-10-04"
     businesses, cats = yelp.read_businesses(_real("yelp", "yelp_academic_dataset_business.json"))
     assert len(businesses) == 1_497 and sum(bool(c) for c in cats) == 1_492
+
+
+_ids = st.text("abcXYZ09-_é", min_size=1, max_size=8)
+_texts = st.lists(st.sampled_from(['a', ' ', '"', '\\', '\n', 'é', ':', ',', '{', '}',
+                                   '"user_id":"x"', '"date":', 'stars']), max_size=12).map("".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(_ids, _ids, st.sampled_from([1, 2.0, 3.5, 5]),
+                          st.integers(0, 4 * 10**9), _texts, st.permutations(range(5)),
+                          st.booleans()), min_size=1, max_size=12),
+       st.integers(0, 30))
+def test_review_kernel_agrees_with_json_reference(tmp_path_factory, rows, cut):
+    path = tmp_path_factory.mktemp("y") / "review.json"
+    lines = []
+    for user, item, stars, t, text, order, spaced in rows:
+        date = str(np.datetime64(t, "s")).replace("T", " ")
+        fields = [("review_id", "r"), ("user_id", user), ("business_id", item),
+                  ("stars", stars), ("text", text), ("date", date)]
+        fields = [fields[0]] + [fields[1 + k] for k in order]
+        sep = (", ", ": ") if spaced else (",", ":")
+        lines.append(json.dumps(dict(fields), ensure_ascii=bool(t % 2), separators=sep))
+    data = ("\n".join(lines) + "\n").encode()
+    data = data[:len(data) - cut] if cut < len(lines[-1]) else data  # maybe truncate the last line
+    path.write_bytes(data)
+    want = yelp._read_reviews_reference(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if not want:
+            with pytest.raises(TinyBTError, match="no reviews"):
+                yelp.read_reviews(path)
+            return
+        user_keys, user, item_keys, item, stars, ts = yelp.read_reviews(path)
+    got = list(zip(user_keys[user], item_keys[item], stars.tolist(), ts.tolist()))
+    assert got == want
+
+
+def test_escaped_ids_are_decoded(tmp_path):
+    path = tmp_path / "review.json"
+    path.write_text(_review("caf\\u00e9", "b\\\"1", 4, "2016-01-01") + _review("café", "b", 3, "2016-01-02"),
+                    encoding="utf-8")
+    user_keys, user, item_keys, item, _, _ = yelp.read_reviews(path)
+    assert list(user_keys) == ["café"] and list(user) == [0, 0]
+    assert list(item_keys[item]) == ['b"1', "b"]

@@ -215,7 +215,11 @@ def _unique_strings(buf, starts, lengths):
     width = max(int(lengths.max()), 1)
     fixed = _gather(buf, starts, lengths, width).view(f"S{width}").ravel()
     keys, inverse = np.unique(fixed, return_inverse=True)
-    return np.char.decode(keys, "utf-8"), inverse.astype(np.int64)
+    keys = np.char.decode(keys, "utf-8")
+    if any("\\" in k for k in keys):  # JSON escapes (\u00e9, \"): decode the few unique keys
+        keys, remap = np.unique([json.loads(f'"{k}"') for k in keys], return_inverse=True)
+        inverse = remap[inverse]
+    return keys, inverse.astype(np.int64)
 
 
 def read_reviews(path):
@@ -238,6 +242,20 @@ def read_reviews(path):
     user_keys, user = _unique_strings(buf, spans[:, 0], spans[:, 1])
     item_keys, item = _unique_strings(buf, spans[:, 2], spans[:, 3])
     return user_keys, user, item_keys, item, stars[:rows], ts[:rows]
+
+
+def _read_reviews_reference(path):
+    """Plain json-module reference of `read_reviews` (tests): rows of (user, business, stars, t)."""
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as f:  # a cut may split a character
+        for line in f:
+            try:
+                o = json.loads(line)
+            except ValueError:  # the truncated last line
+                continue
+            t = int(np.datetime64(o["date"], "s").astype(np.int64))
+            rows.append((o["user_id"], o["business_id"], float(o["stars"]), t))
+    return rows
 
 
 def read_businesses(path):
