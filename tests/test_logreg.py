@@ -52,6 +52,25 @@ def test_fit_is_stationary_and_matches_the_closed_form_conditions():
     np.testing.assert_allclose(m.weight, (onehot - p).T @ X / (len(y) * l2), atol=1e-5)
 
 
+def test_absent_classes_sit_at_their_minus_infinity_limit_and_the_fit_is_stationary():
+    """A class no training row has: J decreases forever as its bias → −∞. The fit returns
+    that limit (bias −inf, weight 0), and there the full gradient of J vanishes."""
+    X, y, _ = _data(6, N=50, C=2)                    # classes 0, 1 of n_classes = 4
+    m = fit_logreg(X, y, 4, 0.1)
+    assert np.all(m.bias[2:] == -np.inf) and np.all(m.weight[2:] == 0)
+    loss, dW, db = logreg_loss(m.weight, m.bias, X, y, 0.1)
+    assert np.isfinite(loss) and loss == pytest.approx(m.loss, rel=1e-12)
+    assert np.abs(dW).max() < 1e-5 and np.abs(db).max() < 1e-5
+
+
+def test_an_all_zero_column_gets_zero_weight_and_changes_nothing_else():
+    X, y, _ = _data(7)
+    X0 = np.insert(X, 2, 0.0, axis=1)
+    a, b = fit_logreg(X, y, 3, 0.05), fit_logreg(scipy.sparse.csr_matrix(X0), y, 3, 0.05)
+    assert np.all(b.weight[:, 2] == 0)
+    np.testing.assert_allclose(np.delete(b.weight, 2, axis=1), a.weight, atol=1e-8)
+
+
 def test_huge_penalty_predicts_the_training_majority():
     X, y, _ = _data(2)
     y[:25] = 1                                      # class 1 is the clear majority

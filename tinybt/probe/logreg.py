@@ -46,18 +46,33 @@ def _float64(X):
 
 
 def fit_logreg(X, y, n_classes, l2, max_iter=MAX_ITER):
-    """Minimise J over (W, b) with L-BFGS-B (analytic gradient), starting at zero."""
+    """Minimise J over (W, b) with L-BFGS-B (analytic gradient), starting at zero.
+
+    Two exact reductions keep L-BFGS on the part of the problem with a finite optimum:
+    - a class absent from y has probability 0 at the optimum, i.e. bias −∞, which the
+      optimiser would chase for max_iter steps; it is left out and gets bias −inf, weight 0;
+    - a column that is zero in every row gets no data gradient, so from W = 0 its weights
+      stay 0 (for l2 > 0 that is also the unique optimum); it is left out.
+    """
     X, y = _float64(X), np.asarray(y, dtype=np.int64)
-    C, D = n_classes, X.shape[1]
+    classes, y_present = np.unique(y, return_inverse=True)
+    if scipy.sparse.issparse(X):
+        cols = np.unique(X.indices[X.data != 0])
+    else:
+        cols = np.flatnonzero(np.any(X != 0, axis=0))
+    Xa, C, D = X[:, cols], len(classes), len(cols)
 
     def fun(theta):
-        loss, dW, db = logreg_loss(theta[:C * D].reshape(C, D), theta[C * D:], X, y, l2)
+        loss, dW, db = logreg_loss(theta[:C * D].reshape(C, D), theta[C * D:], Xa, y_present, l2)
         return loss, np.concatenate([dW.ravel(), db])
 
     res = scipy.optimize.minimize(fun, np.zeros(C * D + C), method="L-BFGS-B", jac=True,
                                   options={"maxiter": max_iter})
-    return LogReg(weight=res.x[:C * D].reshape(C, D).copy(), bias=res.x[C * D:].copy(),
-                  l2=float(l2), n_iter=int(res.nit), loss=float(res.fun))
+    weight = np.zeros((n_classes, X.shape[1]))
+    weight[np.ix_(classes, cols)] = res.x[:C * D].reshape(C, D)
+    bias = np.full(n_classes, -np.inf)
+    bias[classes] = res.x[C * D:]
+    return LogReg(weight=weight, bias=bias, l2=float(l2), n_iter=int(res.nit), loss=float(res.fun))
 
 
 def predict(model, X):

@@ -1,0 +1,67 @@
+"""Linear probe wall time: the probe that ends every training run must take seconds.
+
+    python benchmarks/bench_probe.py            # U = 1000 and 6000 users
+    python benchmarks/bench_probe.py --quick    # U = 1000 only
+
+One "probe" = 3 tasks (20, 2 and 2 classes) × fractions (1 %, 10 %, 100 %) × 5 seeds
+× 5 L2 values on U users × 64 dims (80/10/10 split), plus the bag-of-items row on a
+sparse U × 1700 history matrix. The reference is the same probe with OpenBLAS left
+multi-threaded (tinybt/probe/blas_threads.py explains why the probe limits it to one thread);
+ratio = reference time / probe time.
+"""
+
+import argparse
+import contextlib
+import time
+
+import numpy as np
+
+from tinybt.probe import bag_of_items, linear_probe, probe
+
+D, V, TASKS = 64, 1700, (20, 2, 2)
+
+
+def synthetic(U, rng):
+    split = rng.choice(3, size=U, p=[0.8, 0.1, 0.1]).astype(np.int8)
+    tasks = []
+    for K in TASKS:
+        y = rng.integers(0, K, size=U)
+        X = (0.3 * rng.standard_normal((K, D))[y] + rng.standard_normal((U, D))).astype(np.float32)
+        tasks.append((X, y))
+    lengths = rng.integers(5, 200, size=U)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    items = rng.integers(1, V + 1, size=offsets[-1]).astype(np.int32)
+    return split, tasks, bag_of_items(items, offsets, V)
+
+
+def run(split, tasks, bag):
+    t = time.perf_counter()
+    for X, y in tasks:
+        probe(X, y, split)
+    dense = time.perf_counter() - t
+    t = time.perf_counter()
+    for _, y in tasks:
+        probe(bag, y, split)
+    return dense, time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    sizes = (1000,) if ap.parse_args().quick else (1000, 6000)
+    print(f"{'users':>6} {'rows':<22} {'probe s':>8} {'multi-thread BLAS s':>20} {'ratio':>6}")
+    for U in sizes:
+        data = synthetic(U, np.random.default_rng(0))
+        fast = run(*data)
+        limiter = linear_probe.single_threaded_blas
+        linear_probe.single_threaded_blas = contextlib.nullcontext
+        try:
+            ref = run(*data)
+        finally:
+            linear_probe.single_threaded_blas = limiter
+        for name, f, r in zip((f"3 tasks x {D} dims", f"bag of items ({V})"), fast, ref):
+            print(f"{U:>6} {name:<22} {f:8.2f} {r:20.2f} {r / f:6.1f}")
+
+
+if __name__ == "__main__":
+    main()
