@@ -55,6 +55,7 @@ def run_case(fn, arrays, config):
 def check(golden_dir, port=PORT, only=None, echo=print):
     """True when the port matches every case of the folder within the manifest's tolerances."""
     torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)         # tiny tensors: threads only add contention
     manifest, golden = load(golden_dir)
     rows = []
     for name, arrays in golden.items():
