@@ -142,20 +142,23 @@ def export(dest, force=False, seed=SEED):
     manifest, data = build(seed)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    old = None
     try:
         for name, arrays in data.items():
             _write_npz(tmp / manifest["cases"][name]["file"], arrays)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        old = None
         if dest.is_dir():       # move the old folder aside so DEST is never half-written
             old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
             os.replace(dest, old / "d")
         os.replace(tmp, dest)
-        if old:
-            shutil.rmtree(old)
     except BaseException:
+        if old and not dest.exists():
+            os.replace(old / "d", dest)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
     return list(data)
 
 
@@ -169,7 +172,7 @@ def load(src):
         raise TinyBTError(f"golden: {mpath} not found (expected a folder written by `tinybt golden export`)")
     except json.JSONDecodeError as e:
         raise TinyBTError(f"golden: {mpath} line {e.lineno}: not valid JSON ({e.msg})")
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("cases"), dict):
         raise TinyBTError(f"golden: {mpath}: format is not {FORMAT!r}")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise TinyBTError(f"golden: {mpath}: format_version {manifest.get('format_version')!r}, "
@@ -202,10 +205,12 @@ def compare(expected, actual, atol, rtol):
     return float(err.max()), rel_error(a, e), share, share <= 1.0
 
 
-def report(rows, echo=print):
+def report(rows, echo=print, failures_only=False):
     """rows: (case, key, max abs, max rel, share, ok). Prints a table; True when all pass."""
     echo(f"{'case':<30} {'tensor':<40} {'max abs':>9} {'max rel':>9} {'tol used':>9}  result")
     for case, key, ab, rel, share, ok in rows:
+        if ok and failures_only:
+            continue
         echo(f"{case:<30} {key:<40} {ab:9.2e} {rel:9.2e} {100 * share:8.2g}%  {'pass' if ok else 'FAIL'}")
     bad = [r for r in rows if not r[5]]
     echo(f"{len(rows) - len(bad)}/{len(rows)} tensors pass" + (f"; FAILED: {', '.join(sorted({r[0] for r in bad}))}"
@@ -214,7 +219,8 @@ def report(rows, echo=print):
 
 
 def check(src, echo=print, seed=None):
-    """Recompute every case with this tinybt and compare with the folder. True when all agree."""
+    """Recompute every case with this tinybt and compare with the folder; prints the differing
+    tensors and a summary. True when all agree."""
     manifest, golden = load(src)
     mine, data = build(manifest.get("seed", SEED) if seed is None else seed)
     rows = []
@@ -230,4 +236,4 @@ def check(src, echo=print, seed=None):
                 rows.append((name, key + " (key missing)", np.inf, np.inf, np.inf, False))
                 continue
             rows.append((name, key, *compare(golden[name][key], data[name][key], **SELF_TOL)))
-    return report(rows, echo)
+    return report(rows, echo, failures_only=True)
