@@ -179,11 +179,9 @@ def plot(results, meta, out):
         ax.axhline(100 * _mean(results, BAG, task, fractions[-1], "majority"), color="k", lw=0.6, ls=":",
                    label="majority")
         ax.set(xscale="log", xlabel="batch size", ylabel=f"{meta['split']} accuracy %", title=task)
+        ax.minorticks_off()
         ax.set_xticks(sizes, [str(b) for b in sizes])
-    axes[0][-1].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(out / PLOTS[0], dpi=110)
-    plt.close(fig)
+    _save(fig, axes, out / PLOTS[0])
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -194,9 +192,22 @@ def plot(results, meta, out):
         for name, c in refs:
             ax.plot([100 * f for f in fractions], [100 * _mean(results, name, task, f) for f in fractions],
                     color=c, lw=0.8, label=name)
+        ax.plot([100 * f for f in fractions], [100 * _mean(results, BAG, task, f, "majority") for f in fractions],
+                color="k", lw=0.6, ls=":", label="majority")
         ax.set(xscale="log", xlabel="labelled train users %", ylabel=f"{meta['split']} accuracy %", title=task)
-    axes[0][-1].legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(out / PLOTS[1], dpi=110)
-    plt.close(fig)
+        ax.minorticks_off()
+        ax.set_xticks([100 * f for f in fractions], [f"{100 * f:g}" for f in fractions])
+    _save(fig, axes, out / PLOTS[1])
     return list(PLOTS)
+
+
+def _save(fig, axes, path):
+    """Legend right of the last panel; written to a temp name and renamed (never half a PNG)."""
+    import matplotlib.pyplot as plt
+
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+    tmp.replace(path)
