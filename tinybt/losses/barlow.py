@@ -32,7 +32,6 @@ from numba import njit, prange
 
 from tinybt.errors import TinyBTError
 
-BLOCK = 64                  # columns per parallel task: each task streams all N rows of its column block
 PARALLEL_MIN = 1 << 18      # N·P below which waking a second thread costs more than it saves
 
 
@@ -113,73 +112,94 @@ def barlow_twins_loss_reference(z1, z2, lambd, eps=1e-5):
 
 # --------------------------------------------------------------------------- fused kernel
 
+def _chunk_width(p):
+    """Columns per parallel task: one chunk per Numba thread, so each task reads long contiguous
+    row segments (narrow blocks would hop between rows P·4 bytes apart); a multiple of 16 so that
+    two threads never write the same cache line."""
+    t = numba.get_num_threads()
+    return ((p + t - 1) // t + 15) // 16 * 16
+
+
+@njit(cache=True)
+def _standardize_block(z, zh, std, eps, j0, j1):
+    """Columns j0:j1 of one view: std = sqrt(var + eps) (float64), ẑ written into zh."""
+    n = z.shape[0]
+    mean, var = np.zeros(j1 - j0), np.zeros(j1 - j0)      # float64 accumulators
+    for i in range(n):
+        row = z[i, j0:j1]
+        for k in range(j1 - j0):
+            mean[k] += row[k]
+    mean /= n
+    for i in range(n):                                     # two-pass variance: no cancellation
+        row = z[i, j0:j1]
+        for k in range(j1 - j0):
+            d = row[k] - mean[k]
+            var[k] += d * d
+    s = np.sqrt(var / n + eps)
+    inv = 1.0 / s
+    for i in range(n):
+        row, out = z[i, j0:j1], zh[i, j0:j1]
+        for k in range(j1 - j0):
+            out[k] = (row[k] - mean[k]) * inv[k]
+    std[j0:j1] = s
+
+
+@njit(cache=True)
+def _diagonal_block(zh1, zh2, c_diag, j0, j1):
+    """C_jj = (1/N) Σ_n ẑ1_nj ẑ2_nj for columns j0:j1."""
+    n = zh1.shape[0]
+    acc = np.zeros(j1 - j0)
+    for i in range(n):
+        a, b = zh1[i, j0:j1], zh2[i, j0:j1]
+        for k in range(j1 - j0):
+            acc[k] += a[k] * b[k]
+    c_diag[j0:j1] = acc / n
+
+
 @njit(parallel=True, cache=True)
-def _standardize_pair(z1, z2, eps):
-    """ẑ1, ẑ2 (N, P) of z's dtype; std1, std2 and diag(C) (P,) in float64 accumulation."""
+def _standardize_pair(z1, z2, eps, width):
+    """ẑ1, ẑ2 (N, P) of z's dtype; std1, std2 and diag(C) (P,) in float64."""
     n, p = z1.shape
     zh1, zh2 = np.empty_like(z1), np.empty_like(z2)
     std1, std2, c_diag = np.empty(p), np.empty(p), np.empty(p)
-    for b in prange((p + BLOCK - 1) // BLOCK):
-        j0 = b * BLOCK
-        w = min(p, j0 + BLOCK) - j0
-        m1, m2 = np.zeros(w), np.zeros(w)
-        for i in range(n):
-            for k in range(w):
-                m1[k] += z1[i, j0 + k]
-                m2[k] += z2[i, j0 + k]
-        m1 /= n
-        m2 /= n
-        v1, v2 = np.zeros(w), np.zeros(w)           # two-pass variance: no cancellation
-        for i in range(n):
-            for k in range(w):
-                d1 = z1[i, j0 + k] - m1[k]
-                d2 = z2[i, j0 + k] - m2[k]
-                v1[k] += d1 * d1
-                v2[k] += d2 * d2
-        s1, s2 = np.sqrt(v1 / n + eps), np.sqrt(v2 / n + eps)
-        r1, r2 = 1.0 / s1, 1.0 / s2
-        c = np.zeros(w)
-        for i in range(n):
-            for k in range(w):
-                a = (z1[i, j0 + k] - m1[k]) * r1[k]
-                bb = (z2[i, j0 + k] - m2[k]) * r2[k]
-                zh1[i, j0 + k] = a
-                zh2[i, j0 + k] = bb
-                c[k] += a * bb
-        std1[j0:j0 + w] = s1
-        std2[j0:j0 + w] = s2
-        c_diag[j0:j0 + w] = c / n
+    for b in prange((p + width - 1) // width):
+        j0, j1 = b * width, min(p, (b + 1) * width)
+        _standardize_block(z1, zh1, std1, eps, j0, j1)
+        _standardize_block(z2, zh2, std2, eps, j0, j1)
+        _diagonal_block(zh1, zh2, c_diag, j0, j1)
     return zh1, zh2, std1, std2, c_diag
 
 
 @njit(cache=True)
-def _standardize_backward_block(m, zh, zh_other, std, d_over_n, a, j0, w):
-    """Columns j0..j0+w of one view, in place: m holds N·ẑ_other·Cᵀ-type product on entry
-    (see barlow_twins_loss), ∂L/∂z on exit. dẑ = a·m + ẑ_other·d/N, then the BN backward."""
+def _standardize_backward_block(m, zh, zh_other, std, d_over_n, a, j0, j1):
+    """Columns j0:j1 of one view, in place: m holds the BLAS product (m1 or m2 of
+    _barlow_twins_loss) on entry and ∂L/∂z on exit. dẑ = a·m + ẑ_other·d/N, then the BN backward."""
     n = m.shape[0]
-    s1, s2 = np.zeros(w), np.zeros(w)
+    s1, s2 = np.zeros(j1 - j0), np.zeros(j1 - j0)
+    d = d_over_n[j0:j1]
     for i in range(n):
-        for k in range(w):
-            g = a * m[i, j0 + k] + zh_other[i, j0 + k] * d_over_n[j0 + k]
-            m[i, j0 + k] = g
-            s1[k] += g
-            s2[k] += g * zh[i, j0 + k]
+        g, h, ho = m[i, j0:j1], zh[i, j0:j1], zh_other[i, j0:j1]
+        for k in range(j1 - j0):
+            gk = a * g[k] + ho[k] * d[k]
+            g[k] = gk
+            s1[k] += gk
+            s2[k] += gk * h[k]
     s1 /= n
     s2 /= n
-    r = 1.0 / std[j0:j0 + w]
+    inv = 1.0 / std[j0:j1]
     for i in range(n):
-        for k in range(w):
-            m[i, j0 + k] = (m[i, j0 + k] - s1[k] - zh[i, j0 + k] * s2[k]) * r[k]
+        g, h = m[i, j0:j1], zh[i, j0:j1]
+        for k in range(j1 - j0):
+            g[k] = (g[k] - s1[k] - h[k] * s2[k]) * inv[k]
 
 
 @njit(parallel=True, cache=True)
-def _standardize_backward_pair(m1, m2, zh1, zh2, std1, std2, d_over_n, a):
+def _standardize_backward_pair(m1, m2, zh1, zh2, std1, std2, d_over_n, a, width):
     p = m1.shape[1]
-    for b in prange((p + BLOCK - 1) // BLOCK):
-        j0 = b * BLOCK
-        w = min(p, j0 + BLOCK) - j0
-        _standardize_backward_block(m1, zh1, zh2, std1, d_over_n, a, j0, w)
-        _standardize_backward_block(m2, zh2, zh1, std2, d_over_n, a, j0, w)
+    for b in prange((p + width - 1) // width):
+        j0, j1 = b * width, min(p, (b + 1) * width)
+        _standardize_backward_block(m1, zh1, zh2, std1, d_over_n, a, j0, j1)
+        _standardize_backward_block(m2, zh2, zh1, std2, d_over_n, a, j0, j1)
 
 
 @njit(parallel=True, cache=True)
@@ -231,7 +251,8 @@ def barlow_twins_loss(z1, z2, lambd, eps=1e-5):
 
 def _barlow_twins_loss(z1, z2, lambd, eps):
     n, p = z1.shape
-    zh1, zh2, std1, std2, c_diag = _standardize_pair(z1, z2, eps)
+    width = _chunk_width(p)
+    zh1, zh2, std1, std2, c_diag = _standardize_pair(z1, z2, eps, width)
     _check_finite(std1, std2)
 
     # m1 = N·ẑ2Cᵀ and m2 = N·ẑ1C, by whichever product order is cheaper.
@@ -247,5 +268,5 @@ def _barlow_twins_loss(z1, z2, lambd, eps):
 
     # G = 2λC + diag(d) with d = G_ii − 2λC_ii, so ∂L/∂ẑ1 = (2λ/N²)·m1 + ẑ2·d/N (same for view 2).
     d = -2 * (1 - c_diag) - 2 * lambd * c_diag
-    _standardize_backward_pair(m1, m2, zh1, zh2, std1, std2, d / n, 2 * lambd / n**2)
+    _standardize_backward_pair(m1, m2, zh1, zh2, std1, std2, d / n, 2 * lambd / n**2, width)
     return _result(on, off, lambd, p, m1, m2)
