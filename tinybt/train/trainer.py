@@ -7,7 +7,9 @@ backward, optional global-norm clipping, Adam/AdamW at the warm-up + cosine
 learning rate. After every epoch: one line in metrics.jsonl, then checkpoint.npz
 (atomically). A resumed run reloads parameters, BatchNorm buffers, optimiser
 moments and the RNG state of the last finished epoch and repeats the epoch that
-was cut short from its start, so it ends bit-identical to an uninterrupted run.
+was cut short from its start, so it ends bit-identical to an uninterrupted run
+(with the same --threads: the parallel reductions of the Numba kernels split
+their sums by thread count, so another count may change the last bits).
 
 A non-finite loss stops the run with TinyBTError; the checkpoint on disk is the
 last good one (checkpoints are only written after finite epochs).
