@@ -18,13 +18,13 @@ import scipy.sparse
 
 from tinybt.losses.xent import softmax_cross_entropy
 
-MAX_ITER = 200   # cap: with a tiny l2 on separable data the optimum is at infinity
+MAX_ITER = 200   # cap: as l2 → 0 on separable data the optimum runs off to infinity
 
 
 @dataclass
 class LogReg:
     weight: np.ndarray   # (C, D)
-    bias: np.ndarray     # (C,)
+    bias: np.ndarray     # (C,), −inf for a class absent from the training labels
     l2: float
     n_iter: int
     loss: float
