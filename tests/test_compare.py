@@ -71,7 +71,7 @@ def test_difference_table_is_barlow_minus_dual(compared):
 def test_plots_when_matplotlib_is_present(compared):
     pytest.importorskip("matplotlib")
     out = compared[0]
-    for p in PLOTS:
+    for p in (f"{name}.png" for name in PLOTS):
         assert (out / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({p})" in (out / "compare.md").read_text()
 
@@ -84,13 +84,16 @@ def test_without_matplotlib_tables_only_with_a_note(compared, tmp_path, monkeypa
     assert "matplotlib is not installed" in format_compare(res["results"], res["meta"], [])
 
 
-def test_rerun_reuses_finished_runs(compared, monkeypatch, capsys):
+def test_rerun_reuses_finished_runs_and_val_keeps_the_test_files(compared, monkeypatch, capsys):
     out, res = compared
     ckpts = {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")}
-    code, _, err = run_cli([*TINY, "--out", out], monkeypatch, capsys)
+    code, _, err = run_cli([*TINY, "--out", out, "--split", "val"], monkeypatch, capsys)
     assert code == 0 and err.count("reuse ") == 4
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")} == ckpts
     assert json.loads((out / "compare.json").read_text())["results"] == res["results"]
+    val = json.loads((out / "compare-val.json").read_text())
+    assert val["meta"]["split"] == "val" and "val accuracy" in (out / "compare-val.md").read_text()
+    assert val["results"][BAG]["mainstream"] != res["results"][BAG]["mainstream"]
 
 
 def test_another_config_in_out_is_refused(compared, monkeypatch, capsys):

@@ -10,7 +10,8 @@ cosine are fractions of each run's own steps); `--lr-scaling sqrt` uses lr·√(
 Then every run and the shared reference rows are probed (the random encoder is the
 same for all runs: both objectives draw the encoder first from the config's seed).
 OUT/compare.json, OUT/compare.md and, when matplotlib is importable,
-OUT/accuracy_vs_batch.png and OUT/accuracy_vs_labels.png. Each run keeps its folder
+OUT/accuracy_vs_batch.png and OUT/accuracy_vs_labels.png (with --split val: the same
+names ending in -val, so tuning never overwrites the test results). Each run keeps its folder
 OUT/<objective>-b<B>; a folder holding a finished run of the same config is reused and
 an unfinished one resumed, so an interrupted comparison continues where it stopped.
 """
@@ -30,7 +31,12 @@ from tinybt.probe.report import write_atomic
 BATCH_SIZES = (16, 32, 64, 128, 256)
 OBJECTIVES = ("barlow", "dual")
 LR_BASE_BATCH = 128
-PLOTS = ("accuracy_vs_batch.png", "accuracy_vs_labels.png")
+PLOTS = ("accuracy_vs_batch", "accuracy_vs_labels")
+
+
+def output_name(stem, split, ext):
+    """compare.json (test) / compare-val.json (val)."""
+    return f"{stem}{'' if split == 'test' else '-' + split}.{ext}"
 
 
 def scaled_lr(lr, batch_size, scaling):
@@ -111,9 +117,9 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     meta = {"settings": asdict(base), "batch_sizes": batch_sizes, "lr_scaling": lr_scaling,
             "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds, "split": split,
             "runs": runs, "probe_seconds": round(time.perf_counter() - t0, 1)}
-    write_atomic(out / "compare.json", json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+    write_atomic(out / output_name("compare", split, "json"), json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     plotted = plot(results, meta, out)
-    write_atomic(out / "compare.md", format_compare(results, meta, plotted))
+    write_atomic(out / output_name("compare", split, "md"), format_compare(results, meta, plotted))
     return out
 
 
@@ -181,7 +187,8 @@ def plot(results, meta, out):
         ax.set(xscale="log", xlabel="batch size", ylabel=f"{meta['split']} accuracy %", title=task)
         ax.minorticks_off()
         ax.set_xticks(sizes, [str(b) for b in sizes])
-    _save(fig, axes, out / PLOTS[0])
+    names = [output_name(p, meta["split"], "png") for p in PLOTS]
+    _save(fig, axes, out / names[0])
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -197,8 +204,8 @@ def plot(results, meta, out):
         ax.set(xscale="log", xlabel="labelled train users %", ylabel=f"{meta['split']} accuracy %", title=task)
         ax.minorticks_off()
         ax.set_xticks([100 * f for f in fractions], [f"{100 * f:g}" for f in fractions])
-    _save(fig, axes, out / PLOTS[1])
-    return list(PLOTS)
+    _save(fig, axes, out / names[1])
+    return names
 
 
 def _save(fig, axes, path):
