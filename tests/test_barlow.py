@@ -4,6 +4,7 @@ from hypothesis import given, settings, strategies as st
 
 from tinybt.errors import TinyBTError
 from tinybt.gradcheck import numeric_grad, rel_error
+from tinybt.losses import barlow
 from tinybt.losses.barlow import barlow_twins_loss, barlow_twins_loss_reference
 
 IMPLS = [barlow_twins_loss, barlow_twins_loss_reference]
@@ -38,6 +39,15 @@ def test_kernel_agrees_with_reference(n, p, dtype, rtol):
     close(k, r, rtol)
     if dtype == np.float32:   # and both are close to the float64 truth
         close(k, barlow_twins_loss_reference(z1.astype(np.float64), z2.astype(np.float64), 0.3), rtol)
+
+
+@pytest.mark.parametrize("n,p", [(9, 37), (37, 9)])
+def test_kernel_parallel_chunks_agree(monkeypatch, n, p):
+    """Force the multi-threaded path (normally only for N·P >= 2^18): column chunks of a width
+    that does not divide P must cover every column exactly once."""
+    monkeypatch.setattr(barlow, "PARALLEL_MIN", 0)
+    z1, z2 = views(7, n, p)
+    close(barlow_twins_loss(z1, z2, 0.3), barlow_twins_loss_reference(z1, z2, 0.3), 1e-11)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
