@@ -1,0 +1,40 @@
+"""Dual-encoder baseline: history prefix -> user vector, scored against next items.
+
+    ids (B, T), lengths (B,): each user's history prefix;  targets (B,): the next item
+    u = encoder(ids, lengths)          (B, D)
+    e = item_emb.weight[targets]       (B, D)
+    loss = dual_encoder_loss(u, e, targets, τ)   cosine / τ, softmax over the batch's items
+
+The item side has no tower of its own: it reads the encoder's item embedding
+table (shared weights, as in most next-item retrieval models), so item_emb.weight
+gets gradient from both the history and the target lookups.
+"""
+
+import numpy as np
+
+from tinybt.losses.dual import dual_encoder_loss
+from tinybt.models.encoder import EncoderConfig, encoder_backward, encoder_forward, encoder_init
+from tinybt.models.grads import add_grads
+from tinybt.nn.embedding import embedding_backward, embedding_forward
+from tinybt.nn.params import prefixed, sub
+
+
+def dual_init(rng, enc: EncoderConfig, dtype=np.float32):
+    """-> (params, buffers={}): the encoder is the whole model."""
+    return encoder_init(rng, enc, dtype), {}
+
+
+def dual_forward(params, ids, lengths, targets, tau, enc: EncoderConfig):
+    """-> (loss scalar, cache)."""
+    u, c_enc = encoder_forward(ids, lengths, params, enc)
+    e, c_item = embedding_forward(targets, sub(params, "item_emb"))
+    loss, du, de = dual_encoder_loss(u, e, targets, tau)
+    return loss, (c_enc, c_item, du, de)
+
+
+def dual_backward(dloss, cache):
+    """dloss (scalar) -> grads with the params' keys."""
+    c_enc, c_item, du, de = cache
+    grads = encoder_backward(du * dloss, c_enc)
+    _, g = embedding_backward(de * dloss, c_item)
+    return add_grads(grads, prefixed(g, "item_emb"))
