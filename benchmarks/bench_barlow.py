@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from tinybt.losses.barlow import barlow_twins_loss, barlow_twins_loss_reference
-from tinybt.probe.blas_threads import single_threaded_blas
+from tinybt.blas_threads import single_threaded_blas
 
 SIZES = [(64, 256), (256, 1024), (512, 2048), (1024, 8192)]
 LAMBD = 5e-3

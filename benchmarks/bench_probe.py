@@ -6,7 +6,7 @@
 One "probe" = 3 tasks (20, 2 and 2 classes) × fractions (1 %, 10 %, 100 %) × 5 seeds
 × 5 L2 values on U users × 64 dims (80/10/10 split), plus the bag-of-items row on a
 sparse U × 1700 history matrix. The reference for the dense rows is the same probe with
-OpenBLAS left multi-threaded (tinybt/probe/blas_threads.py explains why the probe limits
+OpenBLAS left multi-threaded (tinybt/blas_threads.py explains why the probe limits
 it to one thread); ratio = reference time / probe time.
 """
 

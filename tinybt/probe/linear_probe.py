@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse
 
 from tinybt.errors import TinyBTError
-from tinybt.probe.blas_threads import single_threaded_blas
+from tinybt.blas_threads import single_threaded_blas
 from tinybt.probe.logreg import MAX_ITER, fit_logreg, predict
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)

@@ -36,7 +36,7 @@ from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_i
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
 from tinybt.models.encoder import EncoderConfig
 from tinybt.optim import Adam
-from tinybt.probe.blas_threads import single_threaded_blas
+from tinybt.blas_threads import single_threaded_blas
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
 from tinybt.train import checkpoint, run_dir

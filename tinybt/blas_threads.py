@@ -3,7 +3,7 @@
 A probe is thousands of tiny BLAS calls (a (48, 64) @ (64, 20) matmul, L-BFGS's
 vector updates). OpenBLAS hands each to its thread pool, and the hand-off costs more
 than the work — on a busy 2-core machine the threads spin against other processes
-(benchmarks/probe_speed.py: 12.8 s multi-threaded vs 0.9 s single-threaded).
+(benchmarks/bench_probe.py: 12.8 s multi-threaded vs 0.9 s single-threaded).
 threadpoolctl does this in general; this is its small Linux/OpenBLAS part. Where no
 OpenBLAS is found (other OS or BLAS) it does nothing.
 """
