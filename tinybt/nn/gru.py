@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from tinybt.nn.activations import sigmoid
+from tinybt.nn.lengths import check_lengths
 from tinybt.nn.params import uniform
 
 
@@ -37,14 +38,7 @@ def gru_init(rng, d, h, dtype=np.float32):
 
 def valid_steps(lengths, B, T):
     """lengths (B,) ints in [1, T] -> valid (T, B) bool, valid[t, b] = t < lengths[b]."""
-    lengths = np.asarray(lengths)
-    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
-        raise ValueError(f"gru: lengths must be an integer array of shape ({B},), "
-                         f"got {lengths.dtype} array of shape {lengths.shape}")
-    if B and (lengths.min() < 1 or lengths.max() > T):
-        raise ValueError(f"gru: every length must lie in [1, T={T}], "
-                         f"got min {lengths.min()} and max {lengths.max()}")
-    return np.arange(T)[:, None] < lengths[None, :]
+    return np.arange(T)[:, None] < check_lengths(lengths, B, T, "gru")[None, :]
 
 
 # ---- one step: plain NumPy reference ----------------------------------------

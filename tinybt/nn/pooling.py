@@ -6,21 +6,13 @@ mean: mean over the valid prefix (the transformer user vector).
 
 import numpy as np
 
-
-def _check_lengths(lengths, B, T):
-    lengths = np.asarray(lengths)
-    if lengths.shape != (B,) or lengths.dtype.kind not in "iu":
-        raise ValueError(f"lengths must be an integer array of shape ({B},), "
-                         f"got {lengths.dtype} {lengths.shape}")
-    if B and (lengths.min() < 1 or lengths.max() > T):
-        raise ValueError(f"lengths must lie in [1, {T}], got range [{lengths.min()}, {lengths.max()}]")
-    return lengths
+from tinybt.nn.lengths import check_lengths
 
 
 def last_pool_forward(h, lengths):
     """h (B, T, H), lengths int (B,) -> out (B, H) = h[b, lengths[b] − 1]."""
     B, T, _ = h.shape
-    idx = _check_lengths(lengths, B, T) - 1
+    idx = check_lengths(lengths, B, T, "pooling") - 1
     return h[np.arange(B), idx], (h.shape, idx)
 
 
@@ -35,7 +27,7 @@ def last_pool_backward(dout, cache):
 def mean_pool_forward(h, lengths):
     """h (B, T, H), lengths int (B,) -> out (B, H) = Σ_{t < len} h[b, t] / len."""
     B, T, _ = h.shape
-    lengths = _check_lengths(lengths, B, T)
+    lengths = check_lengths(lengths, B, T, "pooling")
     # weight 1/len on valid steps, 0 on padding: forward and backward are the same weights
     wts = ((np.arange(T) < lengths[:, None]) / lengths[:, None]).astype(h.dtype)[:, :, None]
     return (h * wts).sum(axis=1), wts
