@@ -10,6 +10,6 @@ def check_lengths(lengths, B, T, layer):
         raise ValueError(f"{layer}: lengths must be an integer array of shape ({B},), "
                          f"got {lengths.dtype} array of shape {lengths.shape}")
     if B and (lengths.min() < 1 or lengths.max() > T):
-        raise ValueError(f"{layer}: every length must lie in [1, T={T}], "
+        raise ValueError(f"{layer}: every length must lie in [1, {T}] (T = {T}, the padded width), "
                          f"got min {lengths.min()} and max {lengths.max()}")
     return lengths
