@@ -87,8 +87,9 @@ def test_without_matplotlib_tables_only_with_a_note(compared, tmp_path, monkeypa
 def test_rerun_reuses_finished_runs_and_val_keeps_the_test_files(compared, monkeypatch, capsys):
     out, res = compared
     ckpts = {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")}
-    code, _, err = run_cli([*TINY, "--out", out, "--split", "val"], monkeypatch, capsys)
+    code, printed, err = run_cli([*TINY, "--out", out, "--split", "val"], monkeypatch, capsys)
     assert code == 0 and err.count("reuse ") == 4
+    assert printed.strip() == (out / "compare-val.md").read_text().strip()
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")} == ckpts
     assert json.loads((out / "compare.json").read_text())["results"] == res["results"]
     val = json.loads((out / "compare-val.json").read_text())

@@ -137,10 +137,10 @@ def compare(batch_sizes, lr_scaling, out, tasks, label_fractions, seeds, split, 
     from tinybt.compare import compare as run_compare
     from tinybt.evaluate import parse_list
 
-    path = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
+    md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
                        parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
                        seeds, split, echo=lambda s: click.echo(s, err=True))
-    click.echo((path / "compare.md").read_text())
+    click.echo(md.read_text())
 
 
 # compare shares train's model and optimiser flags (one definition each)

@@ -77,7 +77,7 @@ def train_or_reuse(cfg, path, echo):
 
 def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", tasks=None,
             label_fractions=LABEL_FRACTIONS, seeds=5, split="test", echo=print):
-    """settings: TrainConfig fields shared by every run. Returns the folder written."""
+    """settings: TrainConfig fields shared by every run. Returns the markdown file written."""
     from tinybt.train import checkpoint, run_dir
     from tinybt.train.config import TrainConfig
     from tinybt.train.embed import encode_users
@@ -119,8 +119,9 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
             "runs": runs, "probe_seconds": round(time.perf_counter() - t0, 1)}
     write_atomic(out / output_name("compare", split, "json"), json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     plotted = plot(results, meta, out)
-    write_atomic(out / output_name("compare", split, "md"), format_compare(results, meta, plotted))
-    return out
+    md = out / output_name("compare", split, "md")
+    write_atomic(md, format_compare(results, meta, plotted))
+    return md
 
 
 def _mean(results, row, task, fraction, key="accuracy"):
