@@ -26,11 +26,15 @@ def close(a, b, rtol):
     assert rel_error(a.dz1, b.dz1) < rtol and rel_error(a.dz2, b.dz2) < rtol
 
 
-@pytest.mark.parametrize("n,p", SHAPES + [(2, 3), (40, 130)])
-@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-11), (np.float32, 2e-4)])
+# N = 2 only in float64: there ẑ = ±1 and dz is a float32 cancellation of O(eps) terms,
+# ill-conditioned by nature, so two float32 implementations need not agree.
+AGREEMENT = [(n, p, dtype, rtol) for n, p in SHAPES + [(2, 3), (40, 130)]
+             for dtype, rtol in ((np.float64, 1e-11), (np.float32, 2e-4))
+             if not (n == 2 and dtype == np.float32)]
+
+
+@pytest.mark.parametrize("n,p,dtype,rtol", AGREEMENT)
 def test_kernel_agrees_with_reference(n, p, dtype, rtol):
-    if n == 2 and dtype == np.float32:
-        pytest.skip("N = 2: ẑ = ±1, dz is a float32 cancellation of O(eps) terms, ill-conditioned by nature")
     z1, z2 = views(n * p, n, p, dtype)
     k = barlow_twins_loss(z1, z2, 0.3)
     r = barlow_twins_loss_reference(z1, z2, 0.3)

@@ -92,8 +92,9 @@ def barlow_twins_loss_reference(z1, z2, lambd, eps=1e-5):
     """Plain NumPy, reads like the maths. Same API and result as `barlow_twins_loss`."""
     z1, z2 = _validate(z1, z2, eps)
     n, p = z1.shape
-    zh1, std1 = _standardize_forward(z1, eps)
-    zh2, std2 = _standardize_forward(z2, eps)
+    with np.errstate(invalid="ignore", over="ignore"):   # NaN/Inf input: reported just below
+        zh1, std1 = _standardize_forward(z1, eps)
+        zh2, std2 = _standardize_forward(z2, eps)
     _check_finite(std1, std2)
     c = zh1.T @ zh2 / n
 
