@@ -11,17 +11,14 @@ from tinybt.nn.attention import mha_backward, mha_forward, mha_init
 from tinybt.nn.softmax import (masked_softmax_backward, masked_softmax_backward_reference,
                                masked_softmax_forward, masked_softmax_forward_reference)
 
+from padding_helpers import check_appended_padding, right_padding
+
 SEEDS = st.integers(0, 2**31 - 1)
 
 
 def _assert_gradcheck(c):
     for tensor, err in check(c):
         assert err <= 1e-6, f"{c.name} {tensor}: max rel err {err:.2e}"
-
-
-def _right_padding(rng, B, T):
-    """(B, T) bool, True = padding, each row keeps a random prefix of length ≥ 1."""
-    return np.arange(T)[None, :] >= rng.integers(1, T + 1, size=B)[:, None]
 
 
 # ---- masked softmax ----------------------------------------------------------
@@ -137,28 +134,15 @@ def test_appended_padding_changes_nothing(seed, extra, causal):
     """Appending padded positions (garbage x, key_padding_mask True, no upstream) leaves the
     outputs at the original positions and every gradient unchanged."""
     rng = np.random.default_rng(seed)
-    B, T, D = 3, 4, 8
-    x, p, dout = _attention_data(rng, B, T, D)
-    kpm = _right_padding(rng, B, T)
-    x2 = np.concatenate([x, 5 * rng.standard_normal((B, extra, D))], axis=1)
-    kpm2 = np.concatenate([kpm, np.ones((B, extra), bool)], axis=1)
-    dout2 = np.concatenate([dout, np.zeros((B, extra, D))], axis=1)
-    out, c = mha_forward(x, p, 2, kpm, causal)
-    dx, g = mha_backward(dout, c)
-    out2, c2 = mha_forward(x2, p, 2, kpm2, causal)
-    dx2, g2 = mha_backward(dout2, c2)
-    np.testing.assert_allclose(out2[:, :T], out, rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(dx2[:, :T], dx, rtol=1e-12, atol=1e-13)
-    assert not dx2[:, T:].any()
-    for k in p:
-        np.testing.assert_allclose(g2[k], g[k], rtol=1e-12, atol=1e-13)
+    x, p, dout = _attention_data(rng, 3, 4, 8)
+    check_appended_padding(mha_forward, mha_backward, x, p, dout, rng, extra, causal, 1e-12, 1e-13)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_attention_dtype_preserved(dtype):
     rng = np.random.default_rng(0)
     x, p, dout = _attention_data(rng, 2, 3, 4, dtype)
-    out, c = mha_forward(x, p, 2, _right_padding(rng, 2, 3), causal=True)
+    out, c = mha_forward(x, p, 2, right_padding(rng, 2, 3), causal=True)
     dx, g = mha_backward(dout, c)
     assert out.dtype == dx.dtype == dtype and out.shape == dx.shape == x.shape
     assert {k: (v.dtype, v.shape) for k, v in g.items()} == {k: (dtype, v.shape) for k, v in p.items()}
@@ -185,7 +169,7 @@ def test_matches_torch_multihead_attention(causal):
     rng = np.random.default_rng(1)
     B, T, D, nh = 3, 5, 8, 2
     x, p, dout = _attention_data(rng, B, T, D)
-    kpm = _right_padding(rng, B, T)
+    kpm = right_padding(rng, B, T)
     out, c = mha_forward(x, p, nh, kpm, causal)
     dx, g = mha_backward(dout, c)
     m = torch.nn.MultiheadAttention(D, nh, dropout=0.0, batch_first=True).double()

@@ -11,17 +11,7 @@ from click.testing import CliRunner
 from tinybt.cli import cli
 from tinybt.errors import TinyBTError
 
-from train_helpers import tiny_dataset, tiny_flags
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return tiny_dataset(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("TINYBT_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+from train_helpers import tiny_flags
 
 
 def error_of(args):

@@ -13,16 +13,10 @@ from tinybt.evaluate import BAG, RANDOM
 from tinybt.train.config import TrainConfig
 from tinybt.train.trainer import load_sequences
 
+from train_helpers import run_cli
+
 TINY = ["--dataset", "synthetic", "--epochs", "1", "--dim", "8", "--max-len", "12", "--projector", "16-16",
         "--tasks", "mainstream", "--label-fractions", "0.5,1", "--seeds", "2", "--batch-sizes", "32,64"]
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["tinybt", "compare", *map(str, args)])
-    with pytest.raises(SystemExit) as e:
-        main()
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +81,7 @@ def test_without_matplotlib_tables_only_with_a_note(compared, tmp_path, monkeypa
 def test_rerun_reuses_finished_runs_and_val_keeps_the_test_files(compared, monkeypatch, capsys):
     out, res = compared
     ckpts = {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")}
-    code, printed, err = run_cli([*TINY, "--out", out, "--split", "val"], monkeypatch, capsys)
+    code, printed, err = run_cli(["compare", *TINY, "--out", out, "--split", "val"], monkeypatch, capsys)
     assert code == 0 and err.count("reuse ") == 4
     assert printed.strip() == (out / "compare-val.md").read_text().strip()
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")} == ckpts
@@ -99,7 +93,7 @@ def test_rerun_reuses_finished_runs_and_val_keeps_the_test_files(compared, monke
 
 def test_another_config_in_out_is_refused(compared, monkeypatch, capsys):
     out = compared[0]
-    code, _, err = run_cli([*TINY[:-2], "--batch-sizes", "32", "--lr", "0.01", "--out", out], monkeypatch, capsys)
+    code, _, err = run_cli(["compare", *TINY[:-2], "--batch-sizes", "32", "--lr", "0.01", "--out", out], monkeypatch, capsys)
     assert code == 2 and err.startswith("error: --out:")
 
 
@@ -111,7 +105,7 @@ def test_another_config_in_out_is_refused(compared, monkeypatch, capsys):
     (["--seeds", "0"], "--seeds"),
 ])
 def test_bad_flags_name_the_flag(tmp_path, monkeypatch, capsys, args, flag):
-    code, _, err = run_cli([*TINY, *args, "--out", tmp_path / "c"], monkeypatch, capsys)
+    code, _, err = run_cli(["compare", *TINY, *args, "--out", tmp_path / "c"], monkeypatch, capsys)
     assert code == 2 and err.startswith(f"error: {flag}:")
     assert not (tmp_path / "c").exists()                       # refused before training anything
 

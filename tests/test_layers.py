@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.stats import norm
 
 from tinybt.cases import layers as L
-from tinybt.gradcheck import all_cases, check, prepare
+from tinybt.gradcheck import all_cases, check
 from tinybt.nn.activations import (gelu_backward, gelu_backward_reference, gelu_forward,
                                    gelu_forward_reference, sigmoid, sigmoid_backward,
                                    sigmoid_forward, tanh_backward, tanh_forward)

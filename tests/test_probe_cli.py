@@ -20,15 +20,9 @@ from tinybt.train import checkpoint, run_dir
 from tinybt.train.config import TrainConfig
 from tinybt.train.trainer import encoder_config, init_model, load_sequences
 
+from train_helpers import run_cli
+
 TASKS = "favorite_genre,mainstream"
-
-
-def run_cli(args, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["tinybt", *map(str, args)])
-    with pytest.raises(SystemExit) as e:
-        main()
-    out = capsys.readouterr()
-    return e.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,7 @@ from tinybt.errors import TinyBTError
 from tinybt.train import trainer
 from tinybt.train.trainer import train
 
-from train_helpers import assert_same_checkpoint, metrics, tiny_config, tiny_dataset, tiny_flags
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return tiny_dataset(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("TINYBT_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+from train_helpers import assert_same_checkpoint, metrics, tiny_config, tiny_flags
 
 
 class Interrupt(Exception):

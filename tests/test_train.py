@@ -15,17 +15,7 @@ from tinybt.train.embed import embed, load_run
 from tinybt.train.examples import barlow_views, next_item_pairs
 from tinybt.train.trainer import train
 
-from train_helpers import assert_same_checkpoint, metrics, tiny_config, tiny_dataset
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    return tiny_dataset(tmp_path_factory.mktemp("data"))
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("TINYBT_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+from train_helpers import assert_same_checkpoint, metrics, tiny_config
 
 
 # ---- config -------------------------------------------------------------------

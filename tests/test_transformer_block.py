@@ -9,6 +9,8 @@ from tinybt.cases.sequence import block_case
 from tinybt.gradcheck import check
 from tinybt.nn.transformer_block import block_backward, block_forward, block_init
 
+from padding_helpers import check_appended_padding, right_padding
+
 SEEDS = st.integers(0, 2**31 - 1)
 TORCH_NAMES = ["self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight",
                "self_attn.out_proj.bias", "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
@@ -18,10 +20,6 @@ TORCH_NAMES = ["self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.
 def _data(rng, B, T, D, dtype=np.float64):
     p = {k: (v + 0.1 * rng.standard_normal(v.shape)).astype(dtype) for k, v in block_init(rng, D, np.float64).items()}
     return rng.standard_normal((B, T, D)).astype(dtype), p, rng.standard_normal((B, T, D)).astype(dtype)
-
-
-def _right_padding(rng, B, T):
-    return np.arange(T)[None, :] >= rng.integers(1, T + 1, size=B)[:, None]
 
 
 @pytest.mark.parametrize("kw", [
@@ -45,7 +43,7 @@ def test_zero_branch_outputs_make_the_identity(seed, causal):
     x, p, dout = _data(rng, 2, 3, 4)
     for k in ("self_attn.out_proj.weight", "self_attn.out_proj.bias", "linear2.weight", "linear2.bias"):
         p[k][:] = 0
-    out, c = block_forward(x, p, 2, _right_padding(rng, 2, 3), causal)
+    out, c = block_forward(x, p, 2, right_padding(rng, 2, 3), causal)
     np.testing.assert_array_equal(out, x)
     np.testing.assert_array_equal(block_backward(dout, c)[0], dout)
 
@@ -81,28 +79,15 @@ def test_appended_padding_changes_nothing(seed, extra, causal):
     """Appended padded positions (garbage x, mask True, zero upstream) change neither the
     outputs at the original positions nor any gradient."""
     rng = np.random.default_rng(seed)
-    B, T, D = 3, 4, 8
-    x, p, dout = _data(rng, B, T, D)
-    kpm = _right_padding(rng, B, T)
-    x2 = np.concatenate([x, 5 * rng.standard_normal((B, extra, D))], axis=1)
-    kpm2 = np.concatenate([kpm, np.ones((B, extra), bool)], axis=1)
-    dout2 = np.concatenate([dout, np.zeros((B, extra, D))], axis=1)
-    out, c = block_forward(x, p, 2, kpm, causal)
-    dx, g = block_backward(dout, c)
-    out2, c2 = block_forward(x2, p, 2, kpm2, causal)
-    dx2, g2 = block_backward(dout2, c2)
-    np.testing.assert_allclose(out2[:, :T], out, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx2[:, :T], dx, rtol=1e-12, atol=1e-12)
-    assert not dx2[:, T:].any()
-    for k in p:
-        np.testing.assert_allclose(g2[k], g[k], rtol=1e-10, atol=1e-12)
+    x, p, dout = _data(rng, 3, 4, 8)
+    check_appended_padding(block_forward, block_backward, x, p, dout, rng, extra, causal, 1e-10, 1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_preserved(dtype):
     rng = np.random.default_rng(0)
     x, p, dout = _data(rng, 2, 3, 4, dtype)
-    out, c = block_forward(x, p, 2, _right_padding(rng, 2, 3), causal=True)
+    out, c = block_forward(x, p, 2, right_padding(rng, 2, 3), causal=True)
     dx, g = block_backward(dout, c)
     assert out.dtype == dx.dtype == dtype and out.shape == dx.shape == x.shape
     assert {k: (v.dtype, v.shape) for k, v in g.items()} == {k: (dtype, v.shape) for k, v in p.items()}
@@ -133,7 +118,7 @@ def test_matches_torch_encoder_layer(causal):
     rng = np.random.default_rng(1)
     B, T, D, nh = 3, 5, 8, 2
     x, p, dout = _data(rng, B, T, D)
-    kpm = _right_padding(rng, B, T)
+    kpm = right_padding(rng, B, T)
     out, c = block_forward(x, p, nh, kpm, causal)
     dx, g = block_backward(dout, c)
     m = _torch_layer(torch, D, nh)

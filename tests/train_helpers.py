@@ -1,9 +1,13 @@
-"""Shared by the training tests: a tiny dataset on disk and a tiny, fast config."""
+"""Shared by the training and CLI tests: a tiny dataset on disk, a tiny fast config, a CLI runner."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from tinybt.cli import main
 
 from tinybt.data.synthetic import generate
 from tinybt.data.writers import write_dataset
@@ -47,3 +51,12 @@ def assert_same_checkpoint(a, b):
     assert sorted(pa) == sorted(pb)
     for k in pa:
         assert np.array_equal(pa[k], pb[k]), k          # bit-identical, not merely close
+
+
+def run_cli(args, monkeypatch, capsys):
+    """`tinybt ARGS` through main() -> (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["tinybt", *map(str, args)])
+    with pytest.raises(SystemExit) as e:
+        main()
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err

@@ -1,8 +1,6 @@
 """Inverted dropout: zero each entry with probability p, scale survivors by 1/(1−p),
 so E[out] = x and evaluation is the identity (no rescaling needed there)."""
 
-import numpy as np
-
 
 def dropout_forward(x, p, rng, training=True):
     """x (...), p in [0, 1), rng numpy Generator -> out (...)."""
