@@ -1,6 +1,6 @@
-"""GRU forward + backward: fused Numba step kernels vs the NumPy reference steps vs torch.nn.GRU.
+"""GRU forward + backward: Numba time-loop kernels vs the NumPy reference steps vs torch.nn.GRU.
 
-    python benchmarks/bench_gru.py            # B=128, T=50, D=H=64 and a smaller size, float32
+    python benchmarks/bench_gru.py            # B=128 and 256 (training), T=50, D=H=64, a smaller size; float32
     python benchmarks/bench_gru.py --quick    # the small size only, few repeats
 
 Median wall time per forward + backward over repeated runs in one process, after a
@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from tinybt.nn.gru import gru_backward, gru_forward, gru_init  # noqa: E402
 
-SIZES = [(32, 20, 32, 32), (128, 50, 64, 64)]   # (B, T, D, H)
+SIZES = [(32, 20, 32, 32), (128, 50, 64, 64), (256, 50, 64, 64)]   # (B, T, D, H); the last = training
 
 
 def median_time(fn, repeats):

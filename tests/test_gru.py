@@ -133,6 +133,23 @@ def test_kernels_match_reference(dtype, tol):
         np.testing.assert_allclose(g1[k], g2[k], rtol=tol, atol=10 * tol)
 
 
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+def test_kernels_saturate_like_reference(dtype, tol):
+    """Pre-activations far past float32's exp overflow (|a| > 88) give finite gates that saturate
+    to 0/1 (tanh to ±1) in the kernels exactly as in the reference, in either dtype."""
+    rng = np.random.default_rng(4)
+    B, H = 4, 3
+    valid = np.array([True, True, False, True])
+    gi = (rng.choice([-1, 1], (B, 3 * H)) * rng.uniform(50, 1e4, (B, 3 * H))).astype(dtype)
+    gh, h = rng.standard_normal((B, 3 * H)).astype(dtype), rng.standard_normal((B, H)).astype(dtype)
+    h_ref, act_ref = gru_step_forward_reference(gi, gh, h, valid)
+    h_nb, act_nb = np.empty_like(h), np.empty_like(gi)
+    _step_fwd_kernel(gi, gh, h, valid, h_nb, act_nb)
+    assert np.isfinite(act_nb).all() and np.isfinite(h_nb).all()
+    np.testing.assert_allclose(act_nb, act_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(h_nb, h_ref, rtol=tol, atol=tol)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("fused", [True, False])
 def test_dtype_preserved(dtype, fused):

@@ -11,9 +11,10 @@ returns. The user vector is out[b, lengths[b] − 1] (pooling.py gathers it).
 
 Work split: the input projection x W_ihᵀ of every step is one matmul up front;
 each step then does one BLAS matmul h W_hhᵀ and a fused Numba kernel for the
-elementwise gate work. `gru_step_forward_reference` / `gru_step_backward_reference`
-are the readable NumPy versions of the two kernels (fused=False runs them; the
-tests check both agree). Internally everything is time-major (T, B, ·) so each
+elementwise gate work, the whole time loop inside one Numba call per direction.
+`gru_step_forward_reference` / `gru_step_backward_reference` are the readable NumPy
+versions of the two step kernels (fused=False runs them in a Python loop; the tests
+check both agree). Internally everything is time-major (T, B, ·) so each
 step works on contiguous slices.
 """
 
@@ -46,14 +47,16 @@ def valid_steps(lengths, B, T):
 def gru_step_forward_reference(gi, gh, h, valid):
     """gi, gh (B, 3H): W_ih x + b_ih and W_hh h + b_hh, stacked r|z|n; h (B, H); valid (B,).
 
-    Returns h' (B, H) and act (B, 3H) = r|z|n (kept for the backward pass).
+    Returns h' (B, H) and act (B, 3H) = r|z|n (kept for the backward pass), 0 at padded
+    rows: the backward pass ignores them, so the kernel skips their exps.
     """
     H = h.shape[1]
+    m = valid[:, None]
     r = sigmoid(gi[:, :H] + gh[:, :H])
     z = sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
     n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
-    h_new = np.where(valid[:, None], (1 - z) * n + z * h, h)   # padding: h passes through
-    return h_new, np.concatenate([r, z, n], axis=1)
+    h_new = np.where(m, (1 - z) * n + z * h, h)   # padding: h passes through
+    return h_new, np.where(m, np.concatenate([r, z, n], axis=1), 0)
 
 
 def gru_step_backward_reference(dh, dout, h, act, hn, valid):
@@ -80,48 +83,58 @@ def gru_step_backward_reference(dh, dout, h, act, hn, valid):
 # Both squashing functions go through exp: Numba calls scalar libm, where tanh costs
 # several times exp. Neither overflows into NaN: exp(±large) = inf gives 1/(1 + inf) = 0.
 # error_model="numpy" drops the zero-division checks (1 + e^x is never 0).
+# `one` carries the arrays' dtype: a float64 literal would promote float32 maths to
+# float64 (scalar double exp), where float32 stays float32 (expf) as in the reference.
 
 @njit(cache=True, error_model="numpy")
-def _sigmoid(a):
-    return 1.0 / (1.0 + math.exp(-a))
+def _sigmoid(a, one):
+    return one / (one + math.exp(-a))
 
 
 @njit(cache=True, error_model="numpy")
-def _tanh(a):
-    return 2.0 / (1.0 + math.exp(-2.0 * a)) - 1.0     # = 2σ(2a) − 1
+def _tanh(a, one):
+    return (one + one) / (one + math.exp(-(a + a))) - one     # = 2σ(2a) − 1
 
 
 @njit(cache=True, error_model="numpy")
 def _step_fwd_kernel(gi, gh, h, valid, h_new, act):
     B, H = h.shape
+    one = h.dtype.type(1)
     for b in range(B):
+        if not valid[b]:
+            for j in range(H):
+                h_new[b, j] = h[b, j]
+            for j in range(3 * H):
+                act[b, j] = 0
+            continue
         for j in range(H):
-            r = _sigmoid(gi[b, j] + gh[b, j])
-            z = _sigmoid(gi[b, H + j] + gh[b, H + j])
-            n = _tanh(gi[b, 2 * H + j] + r * gh[b, 2 * H + j])
+            r = _sigmoid(gi[b, j] + gh[b, j], one)
+            z = _sigmoid(gi[b, H + j] + gh[b, H + j], one)
+            n = _tanh(gi[b, 2 * H + j] + r * gh[b, 2 * H + j], one)
             act[b, j] = r
             act[b, H + j] = z
             act[b, 2 * H + j] = n
-            h_new[b, j] = (1.0 - z) * n + z * h[b, j] if valid[b] else h[b, j]
+            h_new[b, j] = (one - z) * n + z * h[b, j]
 
 
 @njit(cache=True)
 def _step_bwd_kernel(dh, dout, h, act, hn, valid, dgi, dgh, dh_prev):
     B, H = h.shape
+    one = h.dtype.type(1)
     for b in range(B):
         if not valid[b]:
             for j in range(H):
                 dh_prev[b, j] = dh[b, j]
             for j in range(3 * H):
-                dgi[b, j] = 0.0
-                dgh[b, j] = 0.0
+                dgi[b, j] = 0
+                dgh[b, j] = 0
             continue
         for j in range(H):
             r, z, n = act[b, j], act[b, H + j], act[b, 2 * H + j]
             g = dh[b, j] + dout[b, j]
-            da_n = g * (1.0 - z) * (1.0 - n * n)
-            da_r = da_n * hn[b, j] * r * (1.0 - r)
-            da_z = g * (h[b, j] - n) * z * (1.0 - z)
+            da_n = g * (one - z) * (one - n * n)
+            da_r = da_n * hn[b, j] * r * (one - r)
+            da_z = g * (h[b, j] - n) * z * (one - z)
             dgi[b, j] = da_r
             dgi[b, H + j] = da_z
             dgi[b, 2 * H + j] = da_n
@@ -129,6 +142,33 @@ def _step_bwd_kernel(dh, dout, h, act, hn, valid, dgi, dgh, dh_prev):
             dgh[b, H + j] = da_z
             dgh[b, 2 * H + j] = da_n * r
             dh_prev[b, j] = g * z
+
+
+# ---- the time loops: one Numba call per direction --------------------------
+# A Python loop over steps paid more in interpreter, dispatch and temporary-array
+# overhead than in arithmetic; inside Numba np.dot still calls BLAS, buffers are reused.
+
+@njit(cache=True)
+def _forward_loop(gi, W_hh, b_hh, valid, hs, acts, hns):
+    T, B, H = hns.shape
+    gh = np.empty((B, 3 * H), hs.dtype)
+    for t in range(T):
+        np.dot(hs[t], W_hh.T, gh)
+        gh += b_hh
+        hns[t] = gh[:, 2 * H:]
+        _step_fwd_kernel(gi[t], gh, hs[t], valid[t], hs[t + 1], acts[t])
+
+
+@njit(cache=True)
+def _backward_loop(dout, W_hh, hs, acts, hns, valid, dgi, dgh):
+    T, B, H = hns.shape
+    dh = np.zeros((B, H), dout.dtype)
+    dh_hh = np.empty((B, H), dout.dtype)
+    for t in range(T - 1, -1, -1):
+        # dh_prev may alias dh: the kernel reads each dh[b, j] before writing it
+        _step_bwd_kernel(dh, dout[t], hs[t], acts[t], hns[t], valid[t], dgi[t], dgh[t], dh)
+        np.dot(dgh[t], W_hh, dh_hh)
+        dh += dh_hh                           # the W_hh h path into the previous state
 
 
 # ---- the layer ---------------------------------------------------------------
@@ -146,16 +186,18 @@ def gru_forward(x, lengths, params, fused=True):
     H = W_hh.shape[1]
     valid = valid_steps(lengths, B, T)
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
-    gi = (x_tm @ W_ih.T + params["bias_ih_l0"]).reshape(T, B, 3 * H)   # all steps at once
+    gi = x_tm @ W_ih.T                         # all steps at once
+    gi += params["bias_ih_l0"]                 # in place: no second (T·B, 3H) temporary
+    gi = gi.reshape(T, B, 3 * H)
     hs = np.zeros((T + 1, B, H), x.dtype)      # hs[t] = state entering step t
     acts = np.empty((T, B, 3 * H), x.dtype)    # r|z|n per step
     hns = np.empty((T, B, H), x.dtype)         # W_hn h + b_hn per step
-    for t in range(T):
-        gh = hs[t] @ W_hh.T + b_hh
-        hns[t] = gh[:, 2 * H:]
-        if fused:
-            _step_fwd_kernel(gi[t], gh, hs[t], valid[t], hs[t + 1], acts[t])
-        else:
+    if fused:
+        _forward_loop(gi, W_hh, b_hh, valid, hs, acts, hns)
+    else:
+        for t in range(T):
+            gh = hs[t] @ W_hh.T + b_hh
+            hns[t] = gh[:, 2 * H:]
             hs[t + 1], acts[t] = gru_step_forward_reference(gi[t], gh, hs[t], valid[t])
     out = np.where(valid[:, :, None], hs[1:], 0).astype(x.dtype, copy=False)
     return np.ascontiguousarray(out.transpose(1, 0, 2)), (x_tm, valid, W_ih, W_hh, hs, acts, hns, fused)
@@ -168,15 +210,14 @@ def gru_backward(dout, cache):
     dout_tm = np.ascontiguousarray(dout.transpose(1, 0, 2))
     dgi = np.empty((T, B, 3 * H), dout.dtype)
     dgh = np.empty((T, B, 3 * H), dout.dtype)
-    dh = np.zeros((B, H), dout.dtype)
-    dh_prev = np.empty((B, H), dout.dtype)
-    for t in range(T - 1, -1, -1):
-        if fused:
-            _step_bwd_kernel(dh, dout_tm[t], hs[t], acts[t], hns[t], valid[t], dgi[t], dgh[t], dh_prev)
-        else:
+    if fused:
+        _backward_loop(dout_tm, W_hh, hs, acts, hns, valid, dgi, dgh)
+    else:
+        dh = np.zeros((B, H), dout.dtype)
+        for t in range(T - 1, -1, -1):
             dgi[t], dgh[t], dh_prev = gru_step_backward_reference(dh, dout_tm[t], hs[t], acts[t], hns[t],
                                                                   valid[t])
-        dh = dh_prev + dgh[t] @ W_hh          # the W_hh h path into the previous state
+            dh = dh_prev + dgh[t] @ W_hh      # the W_hh h path into the previous state
     # weight gradients: one matmul over all (t, b) pairs each
     dgi2, dgh2 = dgi.reshape(T * B, 3 * H), dgh.reshape(T * B, 3 * H)
     grads = {"weight_ih_l0": dgi2.T @ x_tm, "weight_hh_l0": dgh2.T @ hs[:T].reshape(T * B, H),
