@@ -93,7 +93,7 @@ def test_rerun_reuses_finished_runs_and_val_keeps_the_test_files(compared, monke
 
 def test_another_config_in_out_is_refused(compared, monkeypatch, capsys):
     out = compared[0]
-    code, _, err = run_cli(["compare", *TINY[:-2], "--batch-sizes", "32", "--lr", "0.01", "--out", out], monkeypatch, capsys)
+    code, _, err = run_cli(["compare", *TINY[:-2], "--batch-sizes", "32", "--lr", "0.02", "--out", out], monkeypatch, capsys)
     assert code == 2 and err.startswith("error: --out:")
 
 

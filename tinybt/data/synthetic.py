@@ -111,7 +111,7 @@ def _genre_item_cdfs(genre_offsets, genre_values, pop, n_genres):
     return members, _cdf(w_pop), _cdf(w_uni)
 
 
-def generate(n_users=1000, n_items=500, n_genres=12, mean_length=60, seed=0):
+def generate(n_users=2000, n_items=500, n_genres=12, mean_length=60, seed=0):
     """Sample a synthetic `Dataset` (name "synthetic"); same arguments -> same arrays.
 
     Sequence lengths are 5 + lognormal with mean `mean_length` - 5 (capped at half the
