@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tinybt.probe.linear_probe import probe
-from tinybt.probe.report import format_markdown, write_atomic, write_results
+from tinybt.atomic import write_text
+from tinybt.probe.report import format_markdown, write_results
 
 
 def _result(acc, maj, fractions=(0.01, 1.0)):
@@ -56,8 +57,8 @@ def test_write_results_writes_both_files_and_no_temporaries(tmp_path):
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "results.md"
-    write_atomic(path, "old\n")
+    write_text(path, "old\n")
     with pytest.raises(TypeError):
-        write_atomic(path, b"not text")
+        write_text(path, b"not text")
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["results.md"]

@@ -26,7 +26,7 @@ from tinybt.errors import TinyBTError
 from tinybt.evaluate import OBJECTIVE_ROW, check_fractions, check_options, check_tasks, markdown, \
     probe_rows, reference_features
 from tinybt.probe import LABEL_FRACTIONS
-from tinybt.probe.report import write_atomic
+from tinybt.atomic import write_text
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 OBJECTIVES = ("barlow", "dual")
@@ -117,10 +117,10 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     meta = {"settings": asdict(base), "batch_sizes": batch_sizes, "lr_scaling": lr_scaling,
             "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds, "split": split,
             "runs": runs, "probe_seconds": round(time.perf_counter() - t0, 1)}
-    write_atomic(out / output_name("compare", split, "json"), json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+    write_text(out / output_name("compare", split, "json"), json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     plotted = plot(results, meta, out)
     md = out / output_name("compare", split, "md")
-    write_atomic(md, format_compare(results, meta, plotted))
+    write_text(md, format_compare(results, meta, plotted))
     return md
 
 

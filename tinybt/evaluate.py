@@ -25,7 +25,8 @@ from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, default_tasks, make_lab
 from tinybt.errors import TinyBTError
 from tinybt.probe import LABEL_FRACTIONS, bag_of_items, format_markdown, probe
 from tinybt.probe.linear_probe import TRAIN, VAL, _summary, label_subset
-from tinybt.probe.report import write_atomic, write_results
+from tinybt.atomic import write_text
+from tinybt.probe.report import write_results
 
 OBJECTIVE_ROW = {"barlow": "Barlow Twins", "dual": "dual encoder"}
 RANDOM, BAG = "random encoder", "bag of items"
@@ -148,8 +149,8 @@ def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="
     if split == "test":
         write_results(path, results, meta, title)
     else:
-        write_atomic(path / "results-val.json", json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
-        write_atomic(path / "results-val.md", markdown(results, title, split))
+        write_text(path / "results-val.json", json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+        write_text(path / "results-val.md", markdown(results, title, split))
     return results, markdown(results, title, split)
 
 

@@ -9,13 +9,13 @@ with allow_pickle=False, and a corrupt file is ignored, rebuilt and replaced.
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from tinybt.atomic import atomic_open
 from tinybt.data.dataset import Dataset
 
 FORMAT_VERSION = 1
@@ -54,11 +54,5 @@ def cached(name, sources, parse):
 
 def store(path, ds):
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **ds.arrays())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, **ds.arrays())

@@ -17,19 +17,16 @@ occupation names), since those are what the formats can hold.
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from tinybt.atomic import atomic_open
 from tinybt.data.movielens import AGE_CODES, AGE_NAMES, GENDERS, OCCUPATIONS_1M
 from tinybt.errors import TinyBTError
 
 FORMATS = ("ml-1m", "ml-20m", "ml-100k", "yelp")
 CHUNK = 1 << 18
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 # ---------------------------------------------------------------- byte matrices
@@ -97,30 +94,17 @@ def _join(parts):
 
 # ---------------------------------------------------------------- files
 
-def _atomic(path, write, mode="wb", **kw):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with open(fd, mode, **kw) as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; give it normal permissions
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def _write_rows(path, n, row_parts, header=""):
     """Write n lines built chunk by chunk by row_parts(slice) -> parts."""
-    def write(f):
+    with atomic_open(path) as f:
         f.write(header.encode())
         for s in range(0, n, CHUNK):
             f.write(_join(row_parts(slice(s, min(s + CHUNK, n)))))
-    _atomic(path, write)
 
 
 def _write_text(path, lines, encoding="utf-8"):
-    _atomic(path, lambda f: f.write("".join(line + "\n" for line in lines)), "w",
-            encoding=encoding, newline="")
+    with atomic_open(path, "w", encoding=encoding, newline="") as f:
+        f.write("".join(line + "\n" for line in lines))
 
 
 def _int_keys(keys):

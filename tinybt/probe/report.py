@@ -8,9 +8,9 @@ that has the task.
 """
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from tinybt.atomic import write_text
 
 MAJORITY = "majority"
 
@@ -47,23 +47,10 @@ def format_markdown(results, title=None):
     return "\n".join(lines)
 
 
-def write_atomic(path, text):
-    """Write text to path via a temp file in the same folder + os.replace: never half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def write_results(run_dir, results, meta=None, title=None):
     """Write run_dir/results.json ({"meta", "results"}) and run_dir/results.md; returns both paths."""
     run_dir = Path(run_dir)
     json_path, md_path = run_dir / "results.json", run_dir / "results.md"
-    write_atomic(json_path, json.dumps({"meta": meta or {}, "results": results}, indent=1) + "\n")
-    write_atomic(md_path, format_markdown(results, title))
+    write_text(json_path, json.dumps({"meta": meta or {}, "results": results}, indent=1) + "\n")
+    write_text(md_path, format_markdown(results, title))
     return json_path, md_path

@@ -12,12 +12,12 @@ checkpoint survives a crash (or a NaN) in the middle of writing.
 """
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from tinybt.atomic import atomic_open
 from tinybt.errors import TinyBTError
 
 
@@ -28,12 +28,8 @@ def save(path, params, buffers, optim_state, rng, epoch):
     arrays |= {f"optim/{k}": v for k, v in optim_state.items()}
     arrays["rng"] = np.array(json.dumps(rng.bit_generator.state))
     arrays["epoch"] = np.array(epoch, dtype=np.int64)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    with open(tmp, "wb") as f:
+    with atomic_open(path) as f:
         np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load(path):

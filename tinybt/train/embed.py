@@ -8,11 +8,11 @@ minimum-interaction filter, in dataset order; the .csv carries the original
 user ids from the dataset files.
 """
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from tinybt.atomic import atomic_open
 from tinybt.data.batching import pad_batch
 from tinybt.errors import TinyBTError
 from tinybt.models.encoder import encoder_forward
@@ -48,8 +48,7 @@ def embed(path, out):
         raise TinyBTError(f"--out: expected a file ending in .npy or .csv, got {out}")
     _, ds, seqs, enc, params = load_run(path)
     U = encode_users(params, enc, seqs)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "wb") as f:
+    with atomic_open(out) as f:
         if out.suffix == ".npy":
             np.save(f, U)
         else:
@@ -57,5 +56,4 @@ def embed(path, out):
             keys = ds.user_keys[seqs.users].astype(str)
             table = np.column_stack([keys, np.char.mod("%.9g", U)])
             np.savetxt(f, table, fmt="%s", delimiter=",", header=header, comments="")
-    os.replace(tmp, out)
     return U.shape

@@ -10,10 +10,10 @@ half a file behind.
 """
 
 import json
-import os
 import time
 from pathlib import Path
 
+from tinybt.atomic import write_text
 from tinybt.errors import TinyBTError
 from tinybt.train.config import TrainConfig
 
@@ -25,20 +25,13 @@ def default_run_dir(cfg, root="runs"):
     return Path(root) / f"{cfg.dataset}-{cfg.objective}-{cfg.encoder}-{stamp}"
 
 
-def atomic_write_text(path, text):
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def create(path, cfg):
     """Make a fresh run folder holding config.json; refuse to clobber an earlier run."""
     path = Path(path)
     if (path / CONFIG).exists():
         raise TinyBTError(f"--out: {path} already holds a run; pick another folder or use --resume {path}")
     path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path / CONFIG, cfg.to_json())
+    write_text(path / CONFIG, cfg.to_json())
     return path
 
 
@@ -68,7 +61,7 @@ def read_metrics(path):
 
 def write_metrics(path, rows):
     """Rewrite metrics.jsonl with `rows` (used on resume to drop epochs after the checkpoint)."""
-    atomic_write_text(Path(path) / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
+    write_text(Path(path) / METRICS, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def append_metrics(path, row):
