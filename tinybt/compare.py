@@ -22,11 +22,11 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from tinybt.atomic import write_text
 from tinybt.errors import TinyBTError
 from tinybt.evaluate import OBJECTIVE_ROW, check_fractions, check_options, check_tasks, markdown, \
     probe_rows, reference_features
 from tinybt.probe import LABEL_FRACTIONS
-from tinybt.atomic import write_text
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 OBJECTIVES = ("barlow", "dual")
@@ -89,7 +89,7 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
         raise TinyBTError(f"--batch-sizes: expected batch sizes >= 2 like 16,32,64, got {batch_sizes}")
     batch_sizes = sorted(set(batch_sizes))
     base = TrainConfig(**settings).validate()
-    scaled_lr(base.lr, 2, lr_scaling)
+    scaled_lr(base.lr, 2, lr_scaling)          # a bad --lr-scaling fails now, not after training
     ds, seqs = load_sequences(base)
     tasks = check_tasks(tasks, ds)
     out = Path(out or f"runs/compare-{base.dataset}-{base.encoder}")

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tinybt.atomic import write_text
 from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, default_tasks, make_labels
 from tinybt.errors import TinyBTError
 from tinybt.probe import LABEL_FRACTIONS, bag_of_items, format_markdown, probe
 from tinybt.probe.linear_probe import TRAIN, VAL, _summary, label_subset
-from tinybt.atomic import write_text
 from tinybt.probe.report import write_results
 
 OBJECTIVE_ROW = {"barlow": "Barlow Twins", "dual": "dual encoder"}

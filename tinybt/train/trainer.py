@@ -29,14 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from tinybt import __version__
+from tinybt.blas_threads import single_threaded_blas
+from tinybt.data.batching import epoch_batches
 from tinybt.errors import TinyBTError
 from tinybt.losses.barlow import LossInputError
-from tinybt.data.batching import epoch_batches
 from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
 from tinybt.models.encoder import EncoderConfig
 from tinybt.optim import Adam
-from tinybt.blas_threads import single_threaded_blas
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
 from tinybt.train import checkpoint, run_dir
