@@ -130,10 +130,22 @@ def test_label_subsets_have_the_right_size_cover_classes_and_nest(seed, n, K, fr
         assert set(small) <= set(large)
 
 
+def test_report_val_scores_the_same_fits_on_val_users():
+    X, y, split = _clusters(3, U=400, sep=1.0)
+    test, val = (probe(X, y, split, label_fractions=(0.1, 1.0), seeds=3, report=r) for r in ("test", "val"))
+    yva, ytr = y[split == 1], y[split == 0]
+    for ft, fv in zip(test["fractions"], val["fractions"]):
+        assert ft["runs"]["l2"] == fv["runs"]["l2"]                   # the same fits...
+        assert fv["runs"]["accuracy"] == ft["runs"]["val_accuracy"]   # ...scored on val users
+    full = _fraction(val, 1.0)                                         # all train labels: one fit
+    assert full["majority"]["mean"] == np.mean(yva == np.argmax(np.bincount(ytr)))
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(label_fractions=(0.0,)), "label fraction"),
     (dict(l2_grid=()), "L2 grid"),
     (dict(seeds=0), "seeds"),
+    (dict(report="train"), "report"),
 ])
 def test_bad_settings_are_clear_errors(kwargs, message):
     X, y, split = _clusters(8, U=60)

@@ -9,9 +9,8 @@ the reference rows every table carries:
   majority         most frequent class of the labelled train users (added by report.py)
 -> results.json + results.md in the run folder (atomically) and the table as text.
 
-split="val" reports validation accuracy instead (for tuning without touching test
-users): per label subset, the val accuracy of the L2 the probe picked (the best of its
-grid, so slightly optimistic — equally so for every row), and the val majority rate.
+split="val" reports validation accuracy instead, for tuning without touching test
+users (tinybt.probe.probe's report="val").
 """
 
 import json
@@ -25,7 +24,6 @@ from tinybt.atomic import write_text
 from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, default_tasks, make_labels
 from tinybt.errors import TinyBTError
 from tinybt.probe import LABEL_FRACTIONS, bag_of_items, format_markdown, probe
-from tinybt.probe.linear_probe import TRAIN, VAL, _summary, label_subset
 from tinybt.probe.report import write_results
 
 OBJECTIVE_ROW = {"barlow": "Barlow Twins", "dual": "dual encoder"}
@@ -100,20 +98,6 @@ def reference_features(cfg, seqs, enc):
             BAG: bag_of_items(seqs.hist_values, seqs.hist_offsets, seqs.n_items)}
 
 
-def _on_val(res, y, split, seed):
-    """Rewrite one probe result to report validation accuracy (see module docstring)."""
-    known = y >= 0
-    ytr, yva = y[known & (split == TRAIN)], y[known & (split == VAL)]
-    for fr in res["fractions"]:
-        maj = []
-        for s in range(fr["n_runs"]):    # the probe's own label subsets, redrawn
-            rows = label_subset(ytr, fr["fraction"], np.random.default_rng([seed, s]))
-            maj.append(float(np.mean(yva == np.argmax(np.bincount(ytr[rows], minlength=res["n_classes"])))))
-        fr["accuracy"] = _summary(fr["runs"]["val_accuracy"])
-        fr["majority"] = _summary(maj)
-    return res
-
-
 def probe_rows(features, ds, seqs, tasks, label_fractions=LABEL_FRACTIONS, seeds=5,
                split="test", seed=0, echo=None):
     """features {row name: (U, ·)} -> {row name: {task: probe result}} (report.py's layout)."""
@@ -122,8 +106,8 @@ def probe_rows(features, ds, seqs, tasks, label_fractions=LABEL_FRACTIONS, seeds
     for name, X in features.items():
         for t in tasks:
             t0 = time.perf_counter()
-            res = probe(X, labels[t], seqs.split, label_fractions=label_fractions, seeds=seeds, seed=seed)
-            out[name][t] = _on_val(res, labels[t], seqs.split, seed) if split == "val" else res
+            out[name][t] = probe(X, labels[t], seqs.split, label_fractions=label_fractions, seeds=seeds,
+                                 seed=seed, report=split)
             if echo:
                 echo(f"probe {name} / {t}: {time.perf_counter() - t0:.1f} s")
     return out
