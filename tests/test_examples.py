@@ -8,7 +8,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 def test_barlow_step_by_step_loss_falls(capsys):
     main = runpy.run_path(str(EXAMPLES / "barlow_step_by_step.py"))["main"]
-    main(steps=20, batch_size=64)
+    main(steps=30)
     losses = [float(line.split()[3]) for line in capsys.readouterr().out.splitlines()
               if line.startswith("step")]
-    assert len(losses) == 3 and losses[-1] < 0.9 * losses[0]
+    assert len(losses) == 4 and losses[-1] < 0.75 * losses[0]
