@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from tinybt.cases.sequence import gru_case
 from tinybt.gradcheck import check
 from tinybt.nn.gru import (_step_bwd_kernel, _step_fwd_kernel, gru_backward, gru_forward, gru_init,
-                           gru_step_backward_reference, gru_step_forward_reference)
+                           gru_step_backward_reference, gru_step_forward_reference, pack)
 
 SEEDS = st.integers(0, 2**31 - 1)
 
@@ -102,6 +102,38 @@ def test_batch_equals_each_sequence_alone():
         g_sum = {k: g_sum[k] + gb[k] for k in p}
     for k in p:
         np.testing.assert_allclose(g[k], g_sum[k], rtol=1e-10, atol=1e-13)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=SEEDS, B=st.integers(1, 6), T=st.integers(1, 5))
+def test_pack_covers_valid_cells_step_by_step(seed, B, T):
+    """Every valid (t, b) cell appears once, step after step; step t's rows come longest sequence
+    first, and prev points at the same sequence's cell one step earlier."""
+    lengths = np.random.default_rng(seed).integers(1, T + 1, size=B)
+    b, t, n, off, prev = pack(lengths, B, T)
+    assert sorted(zip(t, b)) == [(k, i) for k in range(T) for i in range(B) if k < lengths[i]]
+    assert (np.diff(t) >= 0).all() and (off == np.searchsorted(t, np.arange(T))).all()
+    assert (n == (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1)).all()
+    for k in range(1, T):
+        assert (b[off[k]:off[k] + n[k]] == b[off[k - 1]:off[k - 1] + n[k]]).all()   # a prefix of step k − 1
+    assert (b[prev] == b[B:]).all() and (t[prev] == t[B:] - 1).all()
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_batch_order_changes_nothing(fused):
+    """Permuting the batch rows (unsorted lengths with ties) permutes out, dx and nothing else."""
+    rng = np.random.default_rng(5)
+    x, _, p, dout = _data(rng, 6, 5, 3, 4)
+    lengths = np.array([2, 5, 2, 1, 5, 3])
+    perm = rng.permutation(6)
+    out, c = gru_forward(x, lengths, p, fused=fused)
+    dx, g = gru_backward(dout, c)
+    out2, c2 = gru_forward(x[perm], lengths[perm], p, fused=fused)
+    dx2, g2 = gru_backward(dout[perm], c2)
+    np.testing.assert_allclose(out2, out[perm], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dx2, dx[perm], rtol=1e-12, atol=1e-14)
+    for k in p:
+        np.testing.assert_allclose(g2[k], g[k], rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-12)])

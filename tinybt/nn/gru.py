@@ -9,13 +9,16 @@ Steps t ≥ lengths[b] are padding: h is carried through unchanged and the outpu
 there is 0 — exactly what pack_padded_sequence → nn.GRU → pad_packed_sequence
 returns. The user vector is out[b, lengths[b] − 1] (pooling.py gathers it).
 
-Work split: the input projection x W_ihᵀ of every step is one matmul up front;
+Packed like pack_padded_sequence (`pack`): rows sorted longest first make the
+sequences still running at step t a prefix of n_t rows, so only the valid (t, b)
+cells are computed and stored, step after step; padded cells cost nothing.
+
+Work split: the input projection x W_ihᵀ of every cell is one matmul up front;
 each step then does one BLAS matmul h W_hhᵀ and a fused Numba kernel for the
 elementwise gate work, the whole time loop inside one Numba call per direction.
 `gru_step_forward_reference` / `gru_step_backward_reference` are the readable NumPy
 versions of the two step kernels (fused=False runs them in a Python loop; the tests
-check both agree). Internally everything is time-major (T, B, ·) so each
-step works on contiguous slices.
+check both agree). Each step works on a contiguous slice of the packed arrays.
 """
 
 import math
@@ -37,9 +40,20 @@ def gru_init(rng, d, h, dtype=np.float32):
             "bias_hh_l0": uniform(rng, (3 * h,), bound, dtype)}
 
 
-def valid_steps(lengths, B, T):
-    """lengths (B,) ints in [1, T] -> valid (T, B) bool, valid[t, b] = t < lengths[b]."""
-    return np.arange(T)[:, None] < check_lengths(lengths, B, T, "gru")[None, :]
+def pack(lengths, B, T):
+    """lengths (B,) ints in [1, T] -> where each valid (t, b) cell lives in the packed (N, ·) arrays.
+
+    Step t's cells are rows off[t] : off[t] + n[t], n[t] = #{b: lengths[b] > t}, ordered
+    longest sequence first (stable), so the state entering step t ≥ 1 is the first n[t]
+    rows of step t − 1. Returns b, t (N,) = each cell's batch row and step, n, off (T,),
+    and prev (N − B,) = the packed row of the state entering each cell of steps ≥ 1.
+    """
+    lengths = check_lengths(lengths, B, T, "gru")
+    order = np.argsort(-lengths, kind="stable")
+    t, j = np.nonzero(np.arange(T)[:, None] < lengths[order][None, :])    # j = rank by length
+    n = np.bincount(t, minlength=T)
+    off = np.cumsum(n) - n
+    return order[j], t, n, off, off[t[B:] - 1] + j[B:]
 
 
 # ---- one step: plain NumPy reference ----------------------------------------
@@ -147,28 +161,43 @@ def _step_bwd_kernel(dh, dout, h, act, hn, valid, dgi, dgh, dh_prev):
 # ---- the time loops: one Numba call per direction --------------------------
 # A Python loop over steps paid more in interpreter, dispatch and temporary-array
 # overhead than in arithmetic; inside Numba np.dot still calls BLAS, buffers are reused.
+# The packed rows are all valid: the step functions get an all-True mask.
 
 @njit(cache=True)
-def _forward_loop(gi, W_hh, b_hh, valid, hs, acts, hns):
-    T, B, H = hns.shape
+def state_in(hs, n, off, t):
+    """The n[t] rows of hs (N, H) holding the state entering step t: h0 = 0, then step t − 1's first rows."""
+    if t == 0:
+        return np.zeros((n[0], hs.shape[1]), hs.dtype)
+    return hs[off[t - 1]:off[t - 1] + n[t]]
+
+
+@njit(cache=True)
+def _forward_loop(gi, W_hh, b_hh, n, off, hs, acts, hns):
+    H, B = hs.shape[1], n[:1].sum()           # B = rows of step 0 (every sequence)
     gh = np.empty((B, 3 * H), hs.dtype)
-    for t in range(T):
-        np.dot(hs[t], W_hh.T, gh)
-        gh += b_hh
-        hns[t] = gh[:, 2 * H:]
-        _step_fwd_kernel(gi[t], gh, hs[t], valid[t], hs[t + 1], acts[t])
+    valid = np.ones(B, np.bool_)
+    for t in range(len(n)):
+        s, m = off[t], n[t]
+        h = state_in(hs, n, off, t)
+        np.dot(h, W_hh.T, gh[:m])
+        gh[:m] += b_hh
+        hns[s:s + m] = gh[:m, 2 * H:]
+        _step_fwd_kernel(gi[s:s + m], gh[:m], h, valid[:m], hs[s:s + m], acts[s:s + m])
 
 
 @njit(cache=True)
-def _backward_loop(dout, W_hh, hs, acts, hns, valid, dgi, dgh):
-    T, B, H = hns.shape
-    dh = np.zeros((B, H), dout.dtype)
+def _backward_loop(dout, W_hh, n, off, hs, acts, hns, dgi, dgh):
+    H, B = hs.shape[1], n[:1].sum()
+    dh = np.zeros((B, H), dout.dtype)         # rows past n[t + 1] are still 0 at step t
     dh_hh = np.empty((B, H), dout.dtype)
-    for t in range(T - 1, -1, -1):
+    valid = np.ones(B, np.bool_)
+    for t in range(len(n) - 1, -1, -1):
+        s, m = off[t], n[t]
         # dh_prev may alias dh: the kernel reads each dh[b, j] before writing it
-        _step_bwd_kernel(dh, dout[t], hs[t], acts[t], hns[t], valid[t], dgi[t], dgh[t], dh)
-        np.dot(dgh[t], W_hh, dh_hh)
-        dh += dh_hh                           # the W_hh h path into the previous state
+        _step_bwd_kernel(dh[:m], dout[s:s + m], state_in(hs, n, off, t), acts[s:s + m], hns[s:s + m],
+                         valid[:m], dgi[s:s + m], dgh[s:s + m], dh[:m])
+        np.dot(dgh[s:s + m], W_hh, dh_hh[:m])
+        dh[:m] += dh_hh[:m]                   # the W_hh h path into the previous state
 
 
 # ---- the layer ---------------------------------------------------------------
@@ -184,43 +213,48 @@ def gru_forward(x, lengths, params, fused=True):
     W_ih, W_hh = params["weight_ih_l0"], params["weight_hh_l0"]
     b_hh = params["bias_hh_l0"]
     H = W_hh.shape[1]
-    valid = valid_steps(lengths, B, T)
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * B, D)
-    gi = x_tm @ W_ih.T                         # all steps at once
-    gi += params["bias_ih_l0"]                 # in place: no second (T·B, 3H) temporary
-    gi = gi.reshape(T, B, 3 * H)
-    hs = np.zeros((T + 1, B, H), x.dtype)      # hs[t] = state entering step t
-    acts = np.empty((T, B, 3 * H), x.dtype)    # r|z|n per step
-    hns = np.empty((T, B, H), x.dtype)         # W_hn h + b_hn per step
+    b, t, n, off, prev = pack(lengths, B, T)
+    N = len(b)
+    xp = x[b, t]                               # (N, D): the valid cells only
+    gi = xp @ W_ih.T                           # all steps at once
+    gi += params["bias_ih_l0"]                 # in place: no second (N, 3H) temporary
+    hs = np.empty((N, H), x.dtype)             # state after each cell
+    acts = np.empty((N, 3 * H), x.dtype)       # r|z|n per cell
+    hns = np.empty((N, H), x.dtype)            # W_hn h + b_hn per cell
     if fused:
-        _forward_loop(gi, W_hh, b_hh, valid, hs, acts, hns)
+        _forward_loop(gi, W_hh, b_hh, n, off, hs, acts, hns)
     else:
-        for t in range(T):
-            gh = hs[t] @ W_hh.T + b_hh
-            hns[t] = gh[:, 2 * H:]
-            hs[t + 1], acts[t] = gru_step_forward_reference(gi[t], gh, hs[t], valid[t])
-    out = np.where(valid[:, :, None], hs[1:], 0).astype(x.dtype, copy=False)
-    return np.ascontiguousarray(out.transpose(1, 0, 2)), (x_tm, valid, W_ih, W_hh, hs, acts, hns, fused)
+        for k in range(T):
+            cells = slice(off[k], off[k] + n[k])
+            h = state_in(hs, n, off, k)
+            gh = h @ W_hh.T + b_hh
+            hns[cells] = gh[:, 2 * H:]
+            hs[cells], acts[cells] = gru_step_forward_reference(gi[cells], gh, h, np.ones(n[k], bool))
+    out = np.zeros((B, T, H), x.dtype)         # padded steps stay 0
+    out[b, t] = hs
+    return out, (xp, b, t, n, off, prev, W_ih, W_hh, hs, acts, hns, fused)
 
 
 def gru_backward(dout, cache):
     """dout (B, T, H) -> dx (B, T, D), grads with the params' keys. Full BPTT."""
-    x_tm, valid, W_ih, W_hh, hs, acts, hns, fused = cache
-    T, B, H = hns.shape
-    dout_tm = np.ascontiguousarray(dout.transpose(1, 0, 2))
-    dgi = np.empty((T, B, 3 * H), dout.dtype)
-    dgh = np.empty((T, B, 3 * H), dout.dtype)
+    xp, b, t, n, off, prev, W_ih, W_hh, hs, acts, hns, fused = cache
+    N, H = hs.shape
+    doutp = dout[b, t]                         # a padded output is the constant 0: its dout drops out
+    dgi = np.empty((N, 3 * H), dout.dtype)
+    dgh = np.empty((N, 3 * H), dout.dtype)
     if fused:
-        _backward_loop(dout_tm, W_hh, hs, acts, hns, valid, dgi, dgh)
+        _backward_loop(doutp, W_hh, n, off, hs, acts, hns, dgi, dgh)
     else:
-        dh = np.zeros((B, H), dout.dtype)
-        for t in range(T - 1, -1, -1):
-            dgi[t], dgh[t], dh_prev = gru_step_backward_reference(dh, dout_tm[t], hs[t], acts[t], hns[t],
-                                                                  valid[t])
-            dh = dh_prev + dgh[t] @ W_hh      # the W_hh h path into the previous state
-    # weight gradients: one matmul over all (t, b) pairs each
-    dgi2, dgh2 = dgi.reshape(T * B, 3 * H), dgh.reshape(T * B, 3 * H)
-    grads = {"weight_ih_l0": dgi2.T @ x_tm, "weight_hh_l0": dgh2.T @ hs[:T].reshape(T * B, H),
-             "bias_ih_l0": dgi2.sum(axis=0), "bias_hh_l0": dgh2.sum(axis=0)}
-    dx = (dgi2 @ W_ih).reshape(T, B, -1).transpose(1, 0, 2)
-    return np.ascontiguousarray(dx), grads
+        dh = np.zeros((n[:1].sum(), H), dout.dtype)   # rows past n[k + 1] are still 0 at step k
+        for k in range(len(n) - 1, -1, -1):
+            cells = slice(off[k], off[k] + n[k])
+            dgi[cells], dgh[cells], dh_prev = gru_step_backward_reference(
+                dh[:n[k]], doutp[cells], state_in(hs, n, off, k), acts[cells], hns[cells], np.ones(n[k], bool))
+            dh[:n[k]] = dh_prev + dgh[cells] @ W_hh   # the W_hh h path into the previous state
+    # weight gradients: one matmul over all cells each; step 0's state h0 = 0 adds nothing to W_hh's
+    B = n[:1].sum()
+    grads = {"weight_ih_l0": dgi.T @ xp, "weight_hh_l0": dgh[B:].T @ hs[prev],
+             "bias_ih_l0": dgi.sum(axis=0), "bias_hh_l0": dgh.sum(axis=0)}
+    dx = np.zeros(dout.shape[:2] + xp.shape[1:], dout.dtype)
+    dx[b, t] = dgi @ W_ih
+    return dx, grads
