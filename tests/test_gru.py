@@ -140,18 +140,17 @@ def test_batch_order_changes_nothing(fused):
 def test_kernels_match_reference(dtype, tol):
     rng = np.random.default_rng(1)
     B, H = 5, 4
-    valid = np.array([True, False, True, True, False])
     gi, gh = (2 * rng.standard_normal((B, 3 * H))).astype(dtype), (2 * rng.standard_normal((B, 3 * H))).astype(dtype)
     h, dh, dout = (rng.standard_normal((B, H)).astype(dtype) for _ in range(3))
-    h_ref, act_ref = gru_step_forward_reference(gi, gh, h, valid)
+    h_ref, act_ref = gru_step_forward_reference(gi, gh, h)
     h_nb, act_nb = np.empty_like(h), np.empty_like(gi)
-    _step_fwd_kernel(gi, gh, h, valid, h_nb, act_nb)
+    _step_fwd_kernel(gi, gh, h, h_nb, act_nb)
     np.testing.assert_allclose(h_nb, h_ref, rtol=tol, atol=tol)
     np.testing.assert_allclose(act_nb, act_ref, rtol=tol, atol=tol)
     hn = np.ascontiguousarray(gh[:, 2 * H:])
-    ref = gru_step_backward_reference(dh, dout, h, act_ref, hn, valid)
+    ref = gru_step_backward_reference(dh, dout, h, act_ref, hn)
     nb = (np.empty_like(gi), np.empty_like(gi), np.empty_like(h))
-    _step_bwd_kernel(dh, dout, h, act_ref, hn, valid, *nb)
+    _step_bwd_kernel(dh, dout, h, act_ref, hn, *nb)
     for a, b in zip(nb, ref):
         assert a.dtype == dtype
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
@@ -171,12 +170,11 @@ def test_kernels_saturate_like_reference(dtype, tol):
     to 0/1 (tanh to ±1) in the kernels exactly as in the reference, in either dtype."""
     rng = np.random.default_rng(4)
     B, H = 4, 3
-    valid = np.array([True, True, False, True])
     gi = (rng.choice([-1, 1], (B, 3 * H)) * rng.uniform(50, 1e4, (B, 3 * H))).astype(dtype)
     gh, h = rng.standard_normal((B, 3 * H)).astype(dtype), rng.standard_normal((B, H)).astype(dtype)
-    h_ref, act_ref = gru_step_forward_reference(gi, gh, h, valid)
+    h_ref, act_ref = gru_step_forward_reference(gi, gh, h)
     h_nb, act_nb = np.empty_like(h), np.empty_like(gi)
-    _step_fwd_kernel(gi, gh, h, valid, h_nb, act_nb)
+    _step_fwd_kernel(gi, gh, h, h_nb, act_nb)
     assert np.isfinite(act_nb).all() and np.isfinite(h_nb).all()
     np.testing.assert_allclose(act_nb, act_ref, rtol=tol, atol=tol)
     np.testing.assert_allclose(h_nb, h_ref, rtol=tol, atol=tol)

@@ -58,22 +58,20 @@ def pack(lengths, B, T):
 
 # ---- one step: plain NumPy reference ----------------------------------------
 
-def gru_step_forward_reference(gi, gh, h, valid):
-    """gi, gh (B, 3H): W_ih x + b_ih and W_hh h + b_hh, stacked r|z|n; h (B, H); valid (B,).
+def gru_step_forward_reference(gi, gh, h):
+    """gi, gh (B, 3H): W_ih x + b_ih and W_hh h + b_hh, stacked r|z|n; h (B, H) — the B
+    sequences still running at this step (packed: padding never reaches a step).
 
-    Returns h' (B, H) and act (B, 3H) = r|z|n (kept for the backward pass), 0 at padded
-    rows: the backward pass ignores them, so the kernel skips their exps.
+    Returns h' (B, H) and act (B, 3H) = r|z|n (kept for the backward pass).
     """
     H = h.shape[1]
-    m = valid[:, None]
     r = sigmoid(gi[:, :H] + gh[:, :H])
     z = sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
     n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
-    h_new = np.where(m, (1 - z) * n + z * h, h)   # padding: h passes through
-    return h_new, np.where(m, np.concatenate([r, z, n], axis=1), 0)
+    return (1 - z) * n + z * h, np.concatenate([r, z, n], axis=1)
 
 
-def gru_step_backward_reference(dh, dout, h, act, hn, valid):
+def gru_step_backward_reference(dh, dout, h, act, hn):
     """dh (B, H) = ∂S/∂h' from later steps, dout (B, H) = ∂S/∂out at this step, h (B, H)
     the state before the step, act (B, 3H) = r|z|n, hn (B, H) = W_hn h + b_hn.
 
@@ -81,16 +79,15 @@ def gru_step_backward_reference(dh, dout, h, act, hn, valid):
     dh_prev (B, H) = ∂S/∂h along the direct z ⊙ h path (the caller adds dgh W_hh).
     """
     H = h.shape[1]
-    m = valid[:, None]
     r, z, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
-    dh = dh + np.where(m, dout, 0)        # a padded output is the constant 0
+    dh = dh + dout                        # h' is both this step's output and the next step's state
     dn = dh * (1 - z)
     da_n = dn * (1 - n * n)               # tanh' = 1 − n²
     da_r = da_n * hn * r * (1 - r)        # n's pre-activation holds r ⊙ hn; σ' = σ(1 − σ)
     da_z = dh * (h - n) * z * (1 - z)     # ∂h'/∂z = h − n
-    dgi = np.where(m, np.concatenate([da_r, da_z, da_n], axis=1), 0)
-    dgh = np.where(m, np.concatenate([da_r, da_z, da_n * r], axis=1), 0)
-    return dgi, dgh, np.where(m, dh * z, dh)
+    dgi = np.concatenate([da_r, da_z, da_n], axis=1)
+    dgh = np.concatenate([da_r, da_z, da_n * r], axis=1)
+    return dgi, dgh, dh * z
 
 
 # ---- one step: fused Numba kernels (same maths, writes into its outputs) ----
@@ -111,16 +108,10 @@ def _tanh(a, one):
 
 
 @njit(cache=True, error_model="numpy")
-def _step_fwd_kernel(gi, gh, h, valid, h_new, act):
+def _step_fwd_kernel(gi, gh, h, h_new, act):
     B, H = h.shape
     one = h.dtype.type(1)
     for b in range(B):
-        if not valid[b]:
-            for j in range(H):
-                h_new[b, j] = h[b, j]
-            for j in range(3 * H):
-                act[b, j] = 0
-            continue
         for j in range(H):
             r = _sigmoid(gi[b, j] + gh[b, j], one)
             z = _sigmoid(gi[b, H + j] + gh[b, H + j], one)
@@ -132,17 +123,10 @@ def _step_fwd_kernel(gi, gh, h, valid, h_new, act):
 
 
 @njit(cache=True)
-def _step_bwd_kernel(dh, dout, h, act, hn, valid, dgi, dgh, dh_prev):
+def _step_bwd_kernel(dh, dout, h, act, hn, dgi, dgh, dh_prev):
     B, H = h.shape
     one = h.dtype.type(1)
     for b in range(B):
-        if not valid[b]:
-            for j in range(H):
-                dh_prev[b, j] = dh[b, j]
-            for j in range(3 * H):
-                dgi[b, j] = 0
-                dgh[b, j] = 0
-            continue
         for j in range(H):
             r, z, n = act[b, j], act[b, H + j], act[b, 2 * H + j]
             g = dh[b, j] + dout[b, j]
@@ -161,7 +145,6 @@ def _step_bwd_kernel(dh, dout, h, act, hn, valid, dgi, dgh, dh_prev):
 # ---- the time loops: one Numba call per direction --------------------------
 # A Python loop over steps paid more in interpreter, dispatch and temporary-array
 # overhead than in arithmetic; inside Numba np.dot still calls BLAS, buffers are reused.
-# The packed rows are all valid: the step functions get an all-True mask.
 
 @njit(cache=True)
 def state_in(hs, n, off, t):
@@ -175,14 +158,13 @@ def state_in(hs, n, off, t):
 def _forward_loop(gi, W_hh, b_hh, n, off, hs, acts, hns):
     H, B = hs.shape[1], n[:1].sum()           # B = rows of step 0 (every sequence)
     gh = np.empty((B, 3 * H), hs.dtype)
-    valid = np.ones(B, np.bool_)
     for t in range(len(n)):
         s, m = off[t], n[t]
         h = state_in(hs, n, off, t)
         np.dot(h, W_hh.T, gh[:m])
         gh[:m] += b_hh
         hns[s:s + m] = gh[:m, 2 * H:]
-        _step_fwd_kernel(gi[s:s + m], gh[:m], h, valid[:m], hs[s:s + m], acts[s:s + m])
+        _step_fwd_kernel(gi[s:s + m], gh[:m], h, hs[s:s + m], acts[s:s + m])
 
 
 @njit(cache=True)
@@ -190,12 +172,11 @@ def _backward_loop(dout, W_hh, n, off, hs, acts, hns, dgi, dgh):
     H, B = hs.shape[1], n[:1].sum()
     dh = np.zeros((B, H), dout.dtype)         # rows past n[t + 1] are still 0 at step t
     dh_hh = np.empty((B, H), dout.dtype)
-    valid = np.ones(B, np.bool_)
     for t in range(len(n) - 1, -1, -1):
         s, m = off[t], n[t]
         # dh_prev may alias dh: the kernel reads each dh[b, j] before writing it
         _step_bwd_kernel(dh[:m], dout[s:s + m], state_in(hs, n, off, t), acts[s:s + m], hns[s:s + m],
-                         valid[:m], dgi[s:s + m], dgh[s:s + m], dh[:m])
+                         dgi[s:s + m], dgh[s:s + m], dh[:m])
         np.dot(dgh[s:s + m], W_hh, dh_hh[:m])
         dh[:m] += dh_hh[:m]                   # the W_hh h path into the previous state
 
@@ -229,7 +210,7 @@ def gru_forward(x, lengths, params, fused=True):
             h = state_in(hs, n, off, k)
             gh = h @ W_hh.T + b_hh
             hns[cells] = gh[:, 2 * H:]
-            hs[cells], acts[cells] = gru_step_forward_reference(gi[cells], gh, h, np.ones(n[k], bool))
+            hs[cells], acts[cells] = gru_step_forward_reference(gi[cells], gh, h)
     out = np.zeros((B, T, H), x.dtype)         # padded steps stay 0
     out[b, t] = hs
     return out, (xp, b, t, n, off, prev, W_ih, W_hh, hs, acts, hns, fused)
@@ -249,7 +230,7 @@ def gru_backward(dout, cache):
         for k in range(len(n) - 1, -1, -1):
             cells = slice(off[k], off[k] + n[k])
             dgi[cells], dgh[cells], dh_prev = gru_step_backward_reference(
-                dh[:n[k]], doutp[cells], state_in(hs, n, off, k), acts[cells], hns[cells], np.ones(n[k], bool))
+                dh[:n[k]], doutp[cells], state_in(hs, n, off, k), acts[cells], hns[cells])
             dh[:n[k]] = dh_prev + dgh[cells] @ W_hh   # the W_hh h path into the previous state
     # weight gradients: one matmul over all cells each; step 0's state h0 = 0 adds nothing to W_hh's
     B = n[:1].sum()
