@@ -77,23 +77,23 @@ def _masked_run(forward, backward, n_heads, causal):
     return run
 
 
-def attention_case(rng, B=3, T=4, D=8, n_heads=2, causal=False, key_padding_mask=None):
+def _masked_case(name, forward, backward, init, rng, B, T, D, n_heads, causal, key_padding_mask, **extra):
     kpm = default_padding(B, T) if key_padding_mask is None else np.asarray(key_padding_mask)
-    return Case("attention_pad" + ("_causal" if causal else ""),
-                _masked_run(mha_forward, mha_backward, n_heads, causal),
-                {"x": rng.standard_normal((B, T, D)), "key_padding_mask": kpm},
-                _jitter(rng, mha_init(rng, D, F64)),
-                {"n_heads": n_heads, "causal": causal, "key_padding_mask_true_means": "padding"})
+    x = rng.standard_normal((B, T, D))          # drawn before the params: fixes the goldens' values
+    return Case(name + ("_causal" if causal else ""), _masked_run(forward, backward, n_heads, causal),
+                {"x": x, "key_padding_mask": kpm}, _jitter(rng, init(rng, D, F64)),
+                {"n_heads": n_heads, "causal": causal, **extra, "key_padding_mask_true_means": "padding"})
+
+
+def attention_case(rng, B=3, T=4, D=8, n_heads=2, causal=False, key_padding_mask=None):
+    return _masked_case("attention_pad", mha_forward, mha_backward, mha_init, rng, B, T, D, n_heads, causal,
+                        key_padding_mask)
 
 
 def block_case(rng, B=3, T=4, D=8, n_heads=2, causal=False, key_padding_mask=None):
-    kpm = default_padding(B, T) if key_padding_mask is None else np.asarray(key_padding_mask)
-    return Case("transformer_block_pad" + ("_causal" if causal else ""),
-                _masked_run(block_forward, block_backward, n_heads, causal),
-                {"x": rng.standard_normal((B, T, D)), "key_padding_mask": kpm},
-                _jitter(rng, block_init(rng, D, F64)),
-                {"n_heads": n_heads, "causal": causal, "dim_feedforward": 4 * D, "activation": "gelu",
-                 "norm_first": True, "layer_norm_eps": 1e-5, "key_padding_mask_true_means": "padding"})
+    return _masked_case("transformer_block_pad", block_forward, block_backward, block_init, rng, B, T, D,
+                        n_heads, causal, key_padding_mask, dim_feedforward=4 * D, activation="gelu",
+                        norm_first=True, layer_norm_eps=1e-5)
 
 
 case("gru")(gru_case)
