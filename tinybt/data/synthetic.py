@@ -21,17 +21,11 @@ The generative story (our documented choice; fully vectorised, no Python loop pe
 import numpy as np
 
 from .dataset import Dataset
+from .movielens import AGE_NAMES, GENDERS, OCCUPATIONS_1M
 
 ML_GENRES = ["Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
              "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
              "Romance", "Sci-Fi", "Thriller", "War", "Western"]
-GENDERS = ["F", "M"]
-AGE_GROUPS = ["Under 18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+"]
-OCCUPATIONS = ["other or not specified", "academic/educator", "artist", "clerical/admin",
-               "college/grad student", "customer service", "doctor/health care",
-               "executive/managerial", "farmer", "homemaker", "K-12 student", "lawyer",
-               "programmer", "retired", "sales/marketing", "scientist", "self-employed",
-               "technician/engineer", "tradesman/craftsman", "unemployed", "writer"]
 
 _AGE_P = np.array([0.04, 0.18, 0.35, 0.20, 0.09, 0.08, 0.06])   # ~ML-1M's age mix
 _T0 = 956_000_000           # 2000-04-17, near ML-1M's first rating
@@ -73,22 +67,22 @@ def _items(rng, n_items, n_genres):
 
 def _users(rng, n_users, n_genres):
     """Demographics, start/end genre mixtures, user bias and mainstreamness."""
-    age = rng.choice(len(AGE_GROUPS), size=n_users, p=_AGE_P)
+    age = rng.choice(len(AGE_NAMES), size=n_users, p=_AGE_P)
     gender = (rng.random(n_users) < 0.72).astype(np.int8)
     # occupation depends on age: students young, retired old, the rest a skewed mix
-    occ_logits = rng.normal(0, 1.0, (len(AGE_GROUPS), len(OCCUPATIONS)))
+    occ_logits = rng.normal(0, 1.0, (len(AGE_NAMES), len(OCCUPATIONS_1M)))
     occ_logits[0, 10] += 4.0
     occ_logits[1, 4] += 3.0
     occ_logits[6, 13] += 3.5
     occ = _draw_rows(np.cumsum(_softmax(occ_logits), axis=1), age, rng)
     off_gender = rng.normal(0, 1.2, (2, n_genres))
-    off_age = rng.normal(0, 0.9, (len(AGE_GROUPS), n_genres))
-    off_occ = rng.normal(0, 0.7, (len(OCCUPATIONS), n_genres))
+    off_age = rng.normal(0, 0.9, (len(AGE_NAMES), n_genres))
+    off_occ = rng.normal(0, 0.7, (len(OCCUPATIONS_1M), n_genres))
     demo = off_gender[gender] + off_age[age] + off_occ[occ]
     start = _softmax(demo + rng.normal(0, 1.6, (n_users, n_genres)))
     end = _softmax(demo + rng.normal(0, 1.6, (n_users, n_genres)))
     genre_bias = rng.normal(0, 1.2, n_genres)
-    bias = end @ genre_bias + np.linspace(-0.25, 0.25, len(AGE_GROUPS))[age] \
+    bias = end @ genre_bias + np.linspace(-0.25, 0.25, len(AGE_NAMES))[age] \
         + rng.normal(0, 0.15, n_users)
     mainstream = rng.beta(0.7, 0.7, n_users)
     demographics = {"gender": gender, "age": age.astype(np.int8), "occupation": occ.astype(np.int8)}
@@ -188,5 +182,5 @@ def generate(n_users=2000, n_items=500, n_genres=12, mean_length=60, seed=0):
         item_keys=np.arange(1, n_items + 1, dtype=np.int64),
         genre_offsets=genre_offsets, genre_values=genre_values, genre_names=np.array(names),
         demographics=demographics,
-        demographic_names={"gender": list(GENDERS), "age": list(AGE_GROUPS),
-                           "occupation": list(OCCUPATIONS)})
+        demographic_names={"gender": list(GENDERS), "age": list(AGE_NAMES),
+                           "occupation": list(OCCUPATIONS_1M)})
