@@ -30,8 +30,6 @@ def parse_folder(name, folder, use_cache=True):
     folder = Path(folder)
     if not use_cache:
         return LOADERS[name](folder)
-    if name == "yelp":
-        yelp.find_files(folder)
     return cached(name, source_files(name, folder), lambda: LOADERS[name](folder))
 
 
