@@ -53,6 +53,10 @@ def test_write_results_writes_both_files_and_no_temporaries(tmp_path):
     assert json.loads(json_path.read_text()) == {"meta": {"dataset": "toy"}, "results": results}
     assert md_path.read_text() == format_markdown(results)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md"]
+    _, md_val = write_results(tmp_path, results, split="val")     # tuning keeps the test files
+    assert "; val accuracy %" in md_val.read_text() and "test accuracy" not in md_val.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results-val.json", "results-val.md",
+                                                          "results.json", "results.md"]
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):

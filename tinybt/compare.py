@@ -24,9 +24,9 @@ from pathlib import Path
 
 from tinybt.atomic import write_text
 from tinybt.errors import TinyBTError
-from tinybt.evaluate import OBJECTIVE_ROW, check_fractions, check_options, check_tasks, markdown, \
-    probe_rows, reference_features
-from tinybt.probe import LABEL_FRACTIONS
+from tinybt.evaluate import OBJECTIVE_ROW, check_fractions, check_options, check_tasks, probe_rows, \
+    reference_features
+from tinybt.probe import LABEL_FRACTIONS, format_markdown
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 OBJECTIVES = ("barlow", "dual")
@@ -155,7 +155,7 @@ def format_compare(results, meta, plotted):
         lines += [f"![{p}]({p})" for p in plotted] + [""]
     else:
         lines += ["(matplotlib is not installed: tables only; `pip install matplotlib` for the plots.)", ""]
-    return "\n".join(lines) + "\n" + markdown(results, None, meta["split"])
+    return "\n".join(lines) + "\n" + format_markdown(results, None, meta["split"])
 
 
 def plot(results, meta, out):

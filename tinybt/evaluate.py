@@ -13,14 +13,12 @@ split="val" reports validation accuracy instead, for tuning without touching tes
 users (tinybt.probe.probe's report="val").
 """
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from tinybt.atomic import write_text
 from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, default_tasks, make_labels
 from tinybt.errors import TinyBTError
 from tinybt.probe import LABEL_FRACTIONS, bag_of_items, format_markdown, probe
@@ -130,14 +128,5 @@ def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="
     title = f"{path.name}: {split} accuracy"
     meta = {"run_dir": str(path), "split": split, "tasks": tasks, "label_fractions": list(label_fractions),
             "seeds": seeds, "seconds": round(time.perf_counter() - t0, 1), "config": asdict(cfg)}
-    if split == "test":
-        write_results(path, results, meta, title)
-    else:
-        write_text(path / "results-val.json", json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
-        write_text(path / "results-val.md", markdown(results, title, split))
-    return results, markdown(results, title, split)
-
-
-def markdown(results, title, split):
-    md = format_markdown(results, title)
-    return md if split == "test" else md.replace("; test accuracy %", "; val accuracy %")
+    write_results(path, results, meta, title, split)
+    return results, format_markdown(results, title, split)

@@ -23,9 +23,9 @@ def _fraction_label(f):
     return f"{100 * f:g} % labels"
 
 
-def format_markdown(results, title=None):
+def format_markdown(results, title=None, split="test"):
     """One table per task: rows = encoders + majority, columns = label fractions,
-    cells = test accuracy % mean ± std over seeds."""
+    cells = `split` (test or val) accuracy % mean ± std over seeds."""
     tasks = list(dict.fromkeys(t for row in results.values() for t in row))
     lines = [f"## {title}", ""] if title else []
     for task in tasks:
@@ -33,7 +33,7 @@ def format_markdown(results, title=None):
         fractions = [fr["fraction"] for fr in first["fractions"]]
         lines += [f"### {task}", "",
                   f"{first['n_classes']} classes; {first['n_train']} train / {first['n_val']} val / "
-                  f"{first['n_test']} test users with a label; test accuracy %, mean ± std over "
+                  f"{first['n_test']} test users with a label; {split} accuracy %, mean ± std over "
                   f"{first['seeds']} seeds (one run when every train label is used).", "",
                   "| model | " + " | ".join(_fraction_label(f) for f in fractions) + " |",
                   "|---|" + "---:|" * len(fractions)]
@@ -47,10 +47,12 @@ def format_markdown(results, title=None):
     return "\n".join(lines)
 
 
-def write_results(run_dir, results, meta=None, title=None):
-    """Write run_dir/results.json ({"meta", "results"}) and run_dir/results.md; returns both paths."""
+def write_results(run_dir, results, meta=None, title=None, split="test"):
+    """Write run_dir/results.json ({"meta", "results"}) and run_dir/results.md (results-val.*
+    for split="val", so tuning never overwrites the test results); returns both paths."""
     run_dir = Path(run_dir)
-    json_path, md_path = run_dir / "results.json", run_dir / "results.md"
+    stem = "results" if split == "test" else f"results-{split}"
+    json_path, md_path = run_dir / f"{stem}.json", run_dir / f"{stem}.md"
     write_text(json_path, json.dumps({"meta": meta or {}, "results": results}, indent=1) + "\n")
-    write_text(md_path, format_markdown(results, title))
+    write_text(md_path, format_markdown(results, title, split))
     return json_path, md_path
