@@ -92,8 +92,7 @@ def demographic(ds, seq, task):
     if task not in ds.demographics:
         have = ", ".join(sorted(ds.demographics)) or "none"
         raise TinyBTError(f"dataset {ds.name!r} has no {task!r} demographics "
-                          f"(it has: {have}); choose tasks among "
-                          "favorite_genre, rating_level, mainstream")
+                          f"(it has: {have}); choose tasks among {', '.join(_BEHAVIOUR)}")
     return ds.demographics[task][seq.users].astype(np.int64), list(ds.demographic_names[task])
 
 
