@@ -17,6 +17,7 @@ from urllib.error import HTTPError, URLError
 from urllib.request import Request, urlopen
 
 import click
+import numpy as np
 
 from tinybt.data import movielens, yelp
 from tinybt.data.cache import tinybt_home
@@ -169,8 +170,6 @@ def safe_extract(archive, folder):
 
 def verify(name, ds, expected):
     """Compare the parsed dataset's counts with the published ones."""
-    import numpy as np
-
     got = {"ratings": len(ds.user), "users": int(np.count_nonzero(np.bincount(ds.user))),
            "items": ds.n_items, "rated_items": int(np.count_nonzero(np.bincount(ds.item)))}
     bad = [f"{k} {got[k]:,} (expected {v:,})" for k, v in expected.items() if got[k] != v]
