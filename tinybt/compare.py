@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from tinybt.atomic import write_text
+from tinybt.atomic import atomic_open, write_text
 from tinybt.errors import TinyBTError
 from tinybt.evaluate import OBJECTIVE_ROW, check_fractions, check_options, check_tasks, probe_rows, \
     reference_features
@@ -210,12 +210,11 @@ def plot(results, meta, out):
 
 
 def _save(fig, axes, path):
-    """Legend right of the last panel; written to a temp name and renamed (never half a PNG)."""
+    """Legend right of the last panel; written atomically (never half a PNG)."""
     import matplotlib.pyplot as plt
 
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    with atomic_open(path) as f:
+        fig.savefig(f, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
-    tmp.replace(path)
