@@ -110,12 +110,12 @@ def _is_key(buf, a, b, key):
 def _parse_reviews(buf, k_user, k_item, k_stars, k_date, spans, stars, ts):
     """Scan JSON lines; spans[row] = (user start, user len, item start, item len).
 
-    Returns (rows, bad line start or -1, bad line number (0-based), truncated last line).
+    Every line holds one review, so `rows` is also the 0-based number of a bad line.
+    Returns (rows, bad line start or -1, whether the bad line is a truncated last line).
     """
     n = buf.size
     pos = 0
     row = 0
-    line = 0
     while pos < n:
         start = pos
         end = pos
@@ -131,7 +131,7 @@ def _parse_reviews(buf, k_user, k_item, k_stars, k_date, spans, stars, ts):
         if b == e and end >= n:  # trailing whitespace after the last line
             break
         if b == e or buf[b] != 123 or buf[e - 1] != 125:  # must be {...}
-            return row, start, line, end >= n
+            return row, start, end >= n
         found = 0
         p = b + 1
         while p < e:
@@ -140,7 +140,7 @@ def _parse_reviews(buf, k_user, k_item, k_stars, k_date, spans, stars, ts):
                 continue
             q = _string_end(buf, p + 1, e)
             if q < 0:
-                return row, start, line, end >= n
+                return row, start, end >= n
             r = q + 1
             while r < e and (buf[r] == 32 or buf[r] == 9):
                 r += 1
@@ -154,10 +154,10 @@ def _parse_reviews(buf, k_user, k_item, k_stars, k_date, spans, stars, ts):
             is_item = _is_key(buf, p + 1, q, k_item)
             if is_user or is_item or _is_key(buf, p + 1, q, k_date):
                 if r >= e or buf[r] != 34:
-                    return row, start, line, False
+                    return row, start, False
                 s_end = _string_end(buf, r + 1, e)
                 if s_end < 0:
-                    return row, start, line, False
+                    return row, start, False
                 if is_user:
                     spans[row, 0], spans[row, 1] = r + 1, s_end - r - 1
                     found |= 1
@@ -167,7 +167,7 @@ def _parse_reviews(buf, k_user, k_item, k_stars, k_date, spans, stars, ts):
                 else:
                     t = _date(buf, r + 1, s_end - r - 1)
                     if t < 0:
-                        return row, start, line, False
+                        return row, start, False
                     ts[row] = t
                     found |= 8
                 p = s_end + 1
@@ -186,18 +186,17 @@ def _parse_reviews(buf, k_user, k_item, k_stars, k_date, spans, stars, ts):
                         scale *= 0.1
                         r += 1
                 if nd == 0:
-                    return row, start, line, False
+                    return row, start, False
                 stars[row] = v
                 found |= 4
                 p = r
             else:
                 p = q + 1
         if found != 15:
-            return row, start, line, False
+            return row, start, False
         row += 1
-        line += 1
         pos = nxt
-    return row, -1, line, False
+    return row, -1, False
 
 
 @njit(cache=True)
@@ -229,11 +228,11 @@ def read_reviews(path):
     spans = np.zeros((n, 4), np.int64)
     stars = np.empty(n, np.float32)
     ts = np.empty(n, np.int64)
-    rows, bad, line, truncated = _parse_reviews(buf, *_KEYS, spans, stars, ts)
+    rows, bad, truncated = _parse_reviews(buf, *_KEYS, spans, stars, ts)
     if bad >= 0 and truncated:
-        warnings.warn(f"{path}:{line + 1}: skipping the truncated last line", stacklevel=3)
+        warnings.warn(f"{path}:{rows + 1}: skipping the truncated last line", stacklevel=3)
     elif bad >= 0:
-        raise line_error(path, buf, bad, line + 1,
+        raise line_error(path, buf, bad, rows + 1,
                          'expected a JSON object with "user_id", "business_id", "stars" '
                          'and "date" ("YYYY-MM-DD HH:MM:SS")')
     if rows == 0:
