@@ -17,7 +17,7 @@ import scipy.sparse
 
 from tinybt.errors import TinyBTError
 from tinybt.blas_threads import single_threaded_blas
-from tinybt.probe.logreg import MAX_ITER, fit_logreg, predict
+from tinybt.probe.logreg import MAX_ITER, as_float64, fit_logreg, predict
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
@@ -101,10 +101,7 @@ def probe(features, labels, split, l2_grid=L2_GRID, label_fractions=LABEL_FRACTI
     report="val" (for tuning without touching test users) reports, per label subset, the val
     accuracy of the L2 the probe picked (the best of its grid, so slightly optimistic, equally
     for every feature set) and the val majority rate instead of the test ones."""
-    if scipy.sparse.issparse(features):
-        X = scipy.sparse.csr_matrix(features, dtype=np.float64)
-    else:
-        X = np.asarray(features, dtype=np.float64)
+    X = as_float64(features)
     labels, split = np.asarray(labels).astype(np.int64), np.asarray(split)
     _check_inputs(X, labels, split, l2_grid, label_fractions, seeds, report)
 

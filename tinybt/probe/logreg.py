@@ -39,7 +39,8 @@ def logreg_loss(W, b, X, y, l2):
     return float(loss) + 0.5 * l2 * float(np.sum(W * W)), dW, db
 
 
-def _float64(X):
+def as_float64(X):
+    """Dense -> float64 ndarray, sparse -> float64 CSR."""
     if scipy.sparse.issparse(X):
         return scipy.sparse.csr_matrix(X, dtype=np.float64)
     return np.asarray(X, dtype=np.float64)
@@ -54,7 +55,7 @@ def fit_logreg(X, y, n_classes, l2, max_iter=MAX_ITER):
     - a column that is zero in every row gets no data gradient, so from W = 0 its weights
       stay 0 (for l2 > 0 that is also the unique optimum); it is left out.
     """
-    X, y = _float64(X), np.asarray(y, dtype=np.int64)
+    X, y = as_float64(X), np.asarray(y, dtype=np.int64)
     classes, y_present = np.unique(y, return_inverse=True)
     if scipy.sparse.issparse(X):
         cols = np.unique(X.indices[X.data != 0])
@@ -77,4 +78,4 @@ def fit_logreg(X, y, n_classes, l2, max_iter=MAX_ITER):
 
 def predict(model, X):
     """Class index (N,) int64 with the largest logit (ties → the lowest index)."""
-    return np.argmax(np.asarray(_float64(X) @ model.weight.T) + model.bias, axis=1)
+    return np.argmax(np.asarray(as_float64(X) @ model.weight.T) + model.bias, axis=1)
