@@ -129,7 +129,8 @@ def _check_names(ds, forbidden):
                               "as a separator")
 
 
-def _ratings(ds, decimals):
+def _checked_ratings(ds, decimals):
+    """ds.rating, once every rating (`decimals` fraction digits) and timestamp fits the format."""
     scaled = ds.rating.astype(np.float64) * 10 ** decimals
     if ds.rating.size and (np.any(scaled != np.rint(scaled)) or ds.rating.min() < 0):
         raise TinyBTError(f"ratings must be non-negative with at most {decimals} decimals "
@@ -155,7 +156,7 @@ def _demographics(ds, fmt):
 
 def _interactions(ds, sep, decimals):
     u, i = _int_keys(ds.user_keys)[ds.user], _int_keys(ds.item_keys)[ds.item]
-    rating = _ratings(ds, decimals)
+    rating = _checked_ratings(ds, decimals)
 
     def parts(s):
         n = len(u[s])
@@ -214,7 +215,7 @@ def write_yelp(ds, out):
     users, items = ([str(k) for k in keys] for keys in (ds.user_keys, ds.item_keys))
     if any('"' in k or "\\" in k for k in users + items):
         raise TinyBTError('Yelp ids must not contain \'"\' or \'\\\'')
-    stars = _ratings(ds, 1)
+    stars = _checked_ratings(ds, 1)
     user_table, item_table = _table(users), _table(items)
     # The text holds an escaped key look-alike: the loader must not take it for a field.
     text = '"text":"Nice, \\"user_id\\":\\"x\\" place.\\nAgain.","date":"'
