@@ -6,7 +6,7 @@ import pytest
 from tinybt.data.labels import TASKS, default_tasks, make_labels
 from tinybt.data.sequences import build_sequences
 from tinybt.errors import TinyBTError
-from test_sequences import tiny_dataset
+from test_sequences import dataset_from_rows
 
 
 def timeline(user, items, ratings=None):
@@ -17,7 +17,7 @@ def timeline(user, items, ratings=None):
 
 
 def build(rows, n_users, n_items, genres=None, train=None, **kw):
-    ds = tiny_dataset(rows, n_users, n_items, genres, **kw)
+    ds = dataset_from_rows(rows, n_users, n_items, genres, **kw)
     seq = build_sequences(ds)
     if train is not None:                     # pin the split so statistics are known
         seq.split = np.where(np.isin(np.arange(seq.n_users), train), 0, 2).astype(np.int8)

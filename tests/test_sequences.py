@@ -9,7 +9,7 @@ from tinybt.data.sequences import build_sequences, split_users
 from tinybt.errors import TinyBTError
 
 
-def tiny_dataset(rows, n_users, n_items, genres=None, name="tiny", demographics=None):
+def dataset_from_rows(rows, n_users, n_items, genres=None, name="tiny", demographics=None):
     """Dataset from (user, item, rating, timestamp) rows; genres: per-item lists of indices."""
     u, i, r, t = (np.array(c) for c in zip(*rows))
     genres = genres if genres is not None else [[0]] * n_items
@@ -30,7 +30,7 @@ def test_order_filter_cut_and_reindex():
         (0, 5, 1, 30), (0, 2, 2, 10), (0, 7, 3, 20), (0, 3, 4, 20), (0, 1, 5, 50), (0, 0, 4, 40),
         (1, 6, 3, 1), (1, 4, 3, 2),                               # user 1: dropped (< 5)
         (2, 0, 1, 5), (2, 1, 2, 4), (2, 2, 3, 3), (2, 3, 4, 2), (2, 5, 5, 1)]
-    ds = tiny_dataset(rows, n_users=3, n_items=8)
+    ds = dataset_from_rows(rows, n_users=3, n_items=8)
     seq = build_sequences(ds, max_len=3)
     assert list(seq.users) == [0, 2]
     # items 4 and 6 only appear for the dropped user -> no id; the rest 1..6 in item order
@@ -52,13 +52,13 @@ def test_order_filter_cut_and_reindex():
 
 
 def test_empty_after_filtering_names_the_dataset():
-    ds = tiny_dataset([(0, 0, 1, 1), (0, 1, 1, 2), (1, 0, 1, 1)], 2, 2, name="ml-1m")
+    ds = dataset_from_rows([(0, 0, 1, 1), (0, 1, 1, 2), (1, 0, 1, 1)], 2, 2, name="ml-1m")
     with pytest.raises(TinyBTError, match=r"'ml-1m'.*no user has >= 5 interactions"):
         build_sequences(ds)
 
 
 def test_bad_arguments():
-    ds = tiny_dataset([(0, 0, 1, 1)], 1, 1)
+    ds = dataset_from_rows([(0, 0, 1, 1)], 1, 1)
     for kw in ({"max_len": 0}, {"min_interactions": 1}, {"history_frac": 1.0}):
         with pytest.raises(ValueError):
             build_sequences(ds, **kw)
@@ -72,7 +72,7 @@ def test_split_sizes_seeded_and_rows():
     assert list(np.bincount(split_users(3, 0), minlength=3)) == [1, 1, 1]
     assert list(np.bincount(split_users(2, 0), minlength=3)) == [2, 0, 0]
     rows = [(u, i, 3, i) for u in range(20) for i in range(5)]
-    seq = build_sequences(tiny_dataset(rows, 20, 5), split_seed=1)
+    seq = build_sequences(dataset_from_rows(rows, 20, 5), split_seed=1)
     assert np.array_equal(seq.rows("val"), seq.rows(1))
     assert np.array_equal(np.sort(np.concatenate([seq.rows(s) for s in range(3)])), np.arange(20))
     with pytest.raises(ValueError):
@@ -94,7 +94,7 @@ def interactions(draw):
 @settings(max_examples=150, deadline=None)
 def test_history_plus_future_is_the_time_ordered_timeline(data, max_len, min_inter):
     rows, n_users, n_items = data
-    ds = tiny_dataset(rows, n_users, n_items)
+    ds = dataset_from_rows(rows, n_users, n_items)
     counts = np.bincount(ds.user, minlength=n_users)
     if counts.max() < min_inter:
         with pytest.raises(TinyBTError):
