@@ -36,6 +36,18 @@ class Case:
     upstream: dict | None = None                 # filled in by `prepare` when None
 
 
+def layer_run(forward, backward, x="x"):
+    """`run` for a layer pair: `out, cache = forward(inputs, params)`, `dx, grads = backward(dout, cache)`;
+    the input named `x` gets dx (x=None: an integer input such as ids, no input grad)."""
+    def run(inputs, params, upstream):
+        out, cache = forward(inputs, params)
+        if upstream is None:
+            return {"out": out}, None, None
+        dx, grads = backward(upstream["out"], cache)
+        return {"out": out}, ({} if x is None else {x: dx}), grads
+    return run
+
+
 _REGISTRY: dict[str, Callable] = {}
 
 

@@ -7,7 +7,7 @@ builders on edge shapes (B = 1, T = 1, all-but-one padding, ...).
 
 import numpy as np
 
-from tinybt.gradcheck import Case, case
+from tinybt.gradcheck import Case, case, layer_run
 from tinybt.nn.activations import (gelu_backward, gelu_forward, relu_backward, relu_forward,
                                    sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
 from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward
@@ -23,13 +23,7 @@ F64 = np.float64
 
 def _layer_run(forward, backward):
     """run() for `out, cache = forward(x, params)`, `dx, grads = backward(dout, cache)`."""
-    def run(inputs, params, upstream):
-        out, cache = forward(inputs["x"], params)
-        if upstream is None:
-            return {"out": out}, None, None
-        dx, grads = backward(upstream["out"], cache)
-        return {"out": out}, {"x": dx}, grads
-    return run
+    return layer_run(lambda inputs, params: forward(inputs["x"], params), backward)
 
 
 def linear_case(rng, lead=(2, 3), din=4, dout=5, bias=True):
@@ -48,14 +42,8 @@ def embedding_case(rng, ids=None, V=6, D=3):
     ids = np.asarray(ids)
     params = embedding_init(rng, V + 2, D, dtype=F64)
     params["weight"][0] = rng.standard_normal(D)   # non-zero, so a leak from row 0 would show
-
-    def run(inputs, params, upstream):
-        out, cache = embedding_forward(inputs["ids"], params, padding_idx=0)
-        if upstream is None:
-            return {"out": out}, None, None
-        _, grads = embedding_backward(upstream["out"], cache)
-        return {"out": out}, {}, grads
-
+    run = layer_run(lambda inputs, params: embedding_forward(inputs["ids"], params, padding_idx=0),
+                    embedding_backward, x=None)
     upstream = {"out": rng.standard_normal(ids.shape + (D,)) * (ids != 0)[..., None]}
     return Case("embedding", run, {"ids": ids}, params, {"padding_idx": 0}, upstream=upstream)
 
@@ -123,15 +111,7 @@ def dropout_case(rng, shape=(3, 4), p=0.3, training=True, seed=7):
 def pool_case(rng, kind, B=3, T=4, H=2, lengths=(4, 1, 2)):
     fwd, bwd = {"last": (last_pool_forward, last_pool_backward),
                 "mean": (mean_pool_forward, mean_pool_backward)}[kind]
-
-    def run(inputs, params, upstream):
-        out, cache = fwd(inputs["h"], inputs["lengths"])
-        if upstream is None:
-            return {"out": out}, None, None
-        dh, _ = bwd(upstream["out"], cache)
-        return {"out": out}, {"h": dh}, {}
-
-    return Case(f"{kind}_pool", run,
+    return Case(f"{kind}_pool", layer_run(lambda inputs, _: fwd(inputs["h"], inputs["lengths"]), bwd, x="h"),
                 {"h": rng.standard_normal((B, T, H)), "lengths": np.array(lengths, np.int64)})
 
 

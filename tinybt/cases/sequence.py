@@ -8,7 +8,7 @@ Integer/bool inputs (lengths, masks) travel in `inputs` and get no gradient.
 
 import numpy as np
 
-from tinybt.gradcheck import Case, case
+from tinybt.gradcheck import Case, case, layer_run
 from tinybt.nn.attention import mha_backward, mha_forward, mha_init
 from tinybt.nn.gru import gru_backward, gru_forward, gru_init
 from tinybt.nn.softmax import masked_softmax_backward, masked_softmax_forward
@@ -35,14 +35,7 @@ def default_padding(B, T):
 
 def gru_case(rng, B=3, T=4, D=5, H=6, lengths=None):
     lengths = np.array([T, 1, 2][:B] if lengths is None else lengths, dtype=np.int64)
-
-    def run(inputs, params, upstream):
-        out, cache = gru_forward(inputs["x"], inputs["lengths"], params)
-        if upstream is None:
-            return {"out": out}, None, None
-        dx, grads = gru_backward(upstream["out"], cache)
-        return {"out": out}, {"x": dx}, grads
-
+    run = layer_run(lambda inputs, params: gru_forward(inputs["x"], inputs["lengths"], params), gru_backward)
     return Case("gru", run, {"x": rng.standard_normal((B, T, D)), "lengths": lengths},
                 gru_init(rng, D, H, F64), {"hidden_size": H, "batch_first": True})
 
@@ -55,32 +48,18 @@ def masked_softmax_case(rng, shape=(3, 2, 5), mask=None):
         mask[1] = False
         mask[2] = False
         mask[2, 0, -1] = True
-
-    def run(inputs, params, upstream):
-        p, cache = masked_softmax_forward(inputs["logits"], inputs["mask"])
-        if upstream is None:
-            return {"out": p}, None, None
-        dl, _ = masked_softmax_backward(upstream["out"], cache)
-        return {"out": p}, {"logits": dl}, {}
-
+    run = layer_run(lambda inputs, _: masked_softmax_forward(inputs["logits"], inputs["mask"]),
+                    masked_softmax_backward, x="logits")
     return Case("masked_softmax", run, {"logits": 2 * rng.standard_normal(shape), "mask": np.asarray(mask)},
                 config={"mask_true_means": "keep"})
-
-
-def _masked_run(forward, backward, n_heads, causal):
-    def run(inputs, params, upstream):
-        out, cache = forward(inputs["x"], params, n_heads, inputs["key_padding_mask"], causal)
-        if upstream is None:
-            return {"out": out}, None, None
-        dx, grads = backward(upstream["out"], cache)
-        return {"out": out}, {"x": dx}, grads
-    return run
 
 
 def _masked_case(name, forward, backward, init, rng, B, T, D, n_heads, causal, key_padding_mask, **extra):
     kpm = default_padding(B, T) if key_padding_mask is None else np.asarray(key_padding_mask)
     x = rng.standard_normal((B, T, D))          # drawn before the params: fixes the goldens' values
-    return Case(name + ("_causal" if causal else ""), _masked_run(forward, backward, n_heads, causal),
+    run = layer_run(lambda inputs, params: forward(inputs["x"], params, n_heads, inputs["key_padding_mask"], causal),
+                    backward)
+    return Case(name + ("_causal" if causal else ""), run,
                 {"x": x, "key_padding_mask": kpm}, _jitter(rng, init(rng, D, F64)),
                 {"n_heads": n_heads, "causal": causal, **extra, "key_padding_mask_true_means": "padding"})
 
