@@ -112,25 +112,26 @@ def probe(features, labels, split, l2_grid=L2_GRID, label_fractions=LABEL_FRACTI
             raise TinyBTError(f"probe: only {len(rows)} labelled {name} users; "
                               f"need at least {2 if name == 'train' else 1}")
     n_classes = int(labels[known].max()) + 1
-    Xva, Xte, ytr, yva, yte = X[va], X[te], labels[tr], labels[va], labels[te]
+    ytr, yva = labels[tr], labels[va]
+    scored = te if report == "test" else va          # the users the chosen fits are scored on
     with single_threaded_blas():
-        out = [_probe_fraction(X[tr], ytr, Xva, yva, Xte, yte, n_classes, f, l2_grid, seeds, seed,
-                               max_iter, report) for f in label_fractions]
+        out = [_probe_fraction(X[tr], ytr, X[va], yva, X[scored], labels[scored], n_classes, f, l2_grid,
+                               seeds, seed, max_iter) for f in label_fractions]
     return {"n_classes": n_classes, "n_train": len(tr), "n_val": len(va), "n_test": len(te),
             "l2_grid": [float(v) for v in l2_grid], "seeds": int(seeds), "seed": int(seed),
             "fractions": out}
 
 
-def _probe_fraction(Xtr, ytr, Xva, yva, Xte, yte, n_classes, fraction, l2_grid, seeds, seed,
-                    max_iter, report):
-    """Steps 1-4 of the module docstring for one label fraction, over the seeds."""
+def _probe_fraction(Xtr, ytr, Xva, yva, Xsc, ysc, n_classes, fraction, l2_grid, seeds, seed, max_iter):
+    """Steps 1-4 of the module docstring for one label fraction, over the seeds; the chosen
+    fits are scored on (Xsc, ysc): the test users, or the val users again for report="val"."""
     n_runs = 1 if subset_size(fraction, len(ytr)) == len(ytr) else seeds
     runs = {"accuracy": [], "majority": [], "l2": [], "val_accuracy": []}
     for s in range(n_runs):
         rows = label_subset(ytr, fraction, np.random.default_rng([seed, s]))
         Xs, ys = Xtr[rows], ytr[rows]
         shift, scale = _standardiser(Xs)
-        Xs, Xv, Xt = (_apply(A, shift, scale) for A in (Xs, Xva, Xte))
+        Xs, Xv, Xc = (_apply(A, shift, scale) for A in (Xs, Xva, Xsc))
         # Best val accuracy; scanning the grid from the largest L2 with a strict '>'
         # keeps the largest L2 among ties.
         best = None
@@ -140,11 +141,8 @@ def _probe_fraction(Xtr, ytr, Xva, yva, Xte, yte, n_classes, fraction, l2_grid, 
             if best is None or acc > best[0]:
                 best = (acc, model)
         majority = int(np.argmax(np.bincount(ys, minlength=n_classes)))
-        if report == "test":
-            runs["accuracy"].append(float(np.mean(predict(best[1], Xt) == yte)))
-        else:
-            runs["accuracy"].append(best[0])
-        runs["majority"].append(float(np.mean((yte if report == "test" else yva) == majority)))
+        runs["accuracy"].append(float(np.mean(predict(best[1], Xc) == ysc)))
+        runs["majority"].append(float(np.mean(ysc == majority)))
         runs["l2"].append(best[1].l2)
         runs["val_accuracy"].append(best[0])
     return {"fraction": float(fraction), "n_train": subset_size(fraction, len(ytr)), "n_runs": n_runs,
