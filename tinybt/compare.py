@@ -57,22 +57,21 @@ def _same_recipe(a, b):
 
 
 def train_or_reuse(cfg, path, echo):
-    """Train cfg into path, or reuse/resume a run already there; -> training seconds."""
+    """Train cfg into path, or reuse/resume a run already there; -> its metrics rows (one per epoch)."""
     from tinybt.train import run_dir
     from tinybt.train.trainer import train
 
-    if (path / run_dir.CONFIG).exists():
-        if not _same_recipe(run_dir.load_config(path), cfg):
-            raise TinyBTError(f"--out: {path} holds a run with another config; pick a fresh --out")
-        if len(run_dir.read_metrics(path)) >= cfg.epochs:
-            echo(f"reuse {path}")
-            return sum(r["seconds"] for r in run_dir.read_metrics(path))
-        echo(f"resume {path}")
-        train(resume=path, threads=cfg.threads, progress=False)
-    else:
+    if not (path / run_dir.CONFIG).exists():
         echo(f"train {path.name} ...")
         train(cfg, out=path, progress=False)
-    return sum(r["seconds"] for r in run_dir.read_metrics(path))
+    elif not _same_recipe(run_dir.load_config(path), cfg):
+        raise TinyBTError(f"--out: {path} holds a run with another config; pick a fresh --out")
+    elif len(run_dir.read_metrics(path)) >= cfg.epochs:
+        echo(f"reuse {path}")
+    else:
+        echo(f"resume {path}")
+        train(resume=path, threads=cfg.threads, progress=False)
+    return run_dir.read_metrics(path)
 
 
 def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", tasks=None,
@@ -100,8 +99,8 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
         for B in batch_sizes:
             cfg = replace(base, objective=objective, batch_size=B, lr=scaled_lr(base.lr, B, lr_scaling))
             path = out / f"{objective}-b{B}"
-            seconds = train_or_reuse(cfg, path, echo)
-            metrics = run_dir.read_metrics(path)
+            metrics = train_or_reuse(cfg, path, echo)
+            seconds = sum(r["seconds"] for r in metrics)
             runs.append({"objective": objective, "batch_size": B, "lr": cfg.lr, "run_dir": str(path),
                          "steps": sum(r["steps"] for r in metrics), "train_seconds": round(seconds, 1),
                          "final_loss": metrics[-1]["loss"]})
