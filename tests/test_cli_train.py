@@ -33,6 +33,14 @@ def test_bad_flags_name_the_flag(args, flag, tmp_path):
     assert not (tmp_path / "r").exists()                 # nothing written for a bad command
 
 
+@pytest.mark.parametrize("args, message", [(["--users", "0"], "--users: must be at least 1, got 0"),
+                                           (["--items", "1"], "--items: must be at least 2, got 1")])
+def test_synthesize_size_errors_name_the_flag(args, message, tmp_path):
+    # the dataset generator's CLI; the writers themselves are tested in test_writers.py
+    assert error_of(["data", "synthesize", "--format", "ml-100k", *args, "--out", str(tmp_path / "d")]) == message
+    assert not (tmp_path / "d").exists()
+
+
 def test_resume_errors_name_the_flag(tmp_path):
     assert error_of(["train", "--resume", str(tmp_path / "missing")]).startswith("--resume")
     assert error_of(["train", "--resume", str(tmp_path), "--lr", "0.1"]).startswith("--lr: --resume")

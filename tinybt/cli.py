@@ -213,8 +213,10 @@ def data_synthesize(fmt, users, items, out, seed):
     from tinybt.data.synthetic import generate
     from tinybt.data.writers import write_dataset
 
-    if users < 1 or items < 2:
-        raise TinyBTError("--users must be >= 1 and --items >= 2")
+    if users < 1:
+        raise TinyBTError(f"--users: must be at least 1, got {users}")
+    if items < 2:
+        raise TinyBTError(f"--items: must be at least 2, got {items}")
     ds = generate(n_users=users, n_items=items, seed=seed)
     write_dataset(ds, fmt, out)
     click.echo(f"wrote {len(ds.user):,} interactions of {users:,} users in the {fmt} format to {out}")
