@@ -1,7 +1,16 @@
-"""Shared by the attention and transformer-block tests: key-padding masks and the
-"appended padding changes nothing" check."""
+"""Shared by the attention and transformer-block tests: random data, key-padding masks
+and the "appended padding changes nothing" check."""
 
 import numpy as np
+
+from tinybt.cases.sequence import jitter
+from tinybt.nn.params import cast
+
+
+def random_data(init, rng, B, T, D, dtype=np.float64):
+    """x (B, T, D), the layer's params `init(rng, D)` with every entry jittered, dout (B, T, D); in dtype."""
+    p = cast(jitter(rng, init(rng, D, np.float64)), dtype)
+    return rng.standard_normal((B, T, D)).astype(dtype), p, rng.standard_normal((B, T, D)).astype(dtype)
 
 
 def right_padding(rng, B, T):

@@ -11,7 +11,7 @@ from tinybt.nn.attention import mha_backward, mha_forward, mha_init
 from tinybt.nn.softmax import (masked_softmax_backward, masked_softmax_backward_reference,
                                masked_softmax_forward, masked_softmax_forward_reference)
 
-from padding_helpers import check_appended_padding, right_padding
+from padding_helpers import check_appended_padding, random_data, right_padding
 
 SEEDS = st.integers(0, 2**31 - 1)
 
@@ -81,8 +81,7 @@ def test_softmax_rejects_non_bool_mask():
 # ---- attention ---------------------------------------------------------------
 
 def _attention_data(rng, B, T, D, dtype=np.float64):
-    p = {k: (v + 0.1 * rng.standard_normal(v.shape)).astype(dtype) for k, v in mha_init(rng, D, np.float64).items()}
-    return rng.standard_normal((B, T, D)).astype(dtype), p, rng.standard_normal((B, T, D)).astype(dtype)
+    return random_data(mha_init, rng, B, T, D, dtype)
 
 
 @pytest.mark.parametrize("kw", [

@@ -9,7 +9,7 @@ from tinybt.cases.sequence import block_case
 from tinybt.gradcheck import check
 from tinybt.nn.transformer_block import block_backward, block_forward, block_init
 
-from padding_helpers import check_appended_padding, right_padding
+from padding_helpers import check_appended_padding, random_data, right_padding
 
 SEEDS = st.integers(0, 2**31 - 1)
 TORCH_NAMES = ["self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight",
@@ -18,8 +18,7 @@ TORCH_NAMES = ["self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.
 
 
 def _data(rng, B, T, D, dtype=np.float64):
-    p = {k: (v + 0.1 * rng.standard_normal(v.shape)).astype(dtype) for k, v in block_init(rng, D, np.float64).items()}
-    return rng.standard_normal((B, T, D)).astype(dtype), p, rng.standard_normal((B, T, D)).astype(dtype)
+    return random_data(block_init, rng, B, T, D, dtype)
 
 
 @pytest.mark.parametrize("kw", [

@@ -17,7 +17,7 @@ from tinybt.nn.transformer_block import block_backward, block_forward, block_ini
 F64 = np.float64
 
 
-def _jitter(rng, params, scale=0.1):
+def jitter(rng, params, scale=0.1):
     """PyTorch's init zeroes some biases and sets LayerNorm to identity; perturb every
     entry so that a swapped or ignored parameter cannot pass unnoticed."""
     return {k: v + scale * rng.standard_normal(v.shape) for k, v in params.items()}
@@ -60,7 +60,7 @@ def _masked_case(name, forward, backward, init, rng, B, T, D, n_heads, causal, k
     run = layer_run(lambda inputs, params: forward(inputs["x"], params, n_heads, inputs["key_padding_mask"], causal),
                     backward)
     return Case(name + ("_causal" if causal else ""), run,
-                {"x": x, "key_padding_mask": kpm}, _jitter(rng, init(rng, D, F64)),
+                {"x": x, "key_padding_mask": kpm}, jitter(rng, init(rng, D, F64)),
                 {"n_heads": n_heads, "causal": causal, **extra, "key_padding_mask_true_means": "padding"})
 
 
