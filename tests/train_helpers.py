@@ -1,6 +1,5 @@
 """Shared by the training and CLI tests: a tiny dataset on disk, a tiny fast config, a CLI runner."""
 
-import json
 import sys
 from pathlib import Path
 
@@ -8,10 +7,10 @@ import numpy as np
 import pytest
 
 from tinybt.cli import main
-
 from tinybt.data.synthetic import generate
 from tinybt.data.writers import write_dataset
 from tinybt.train.config import TrainConfig
+from tinybt.train.run_dir import read_metrics
 
 
 def tiny_dataset(folder):
@@ -37,8 +36,7 @@ def tiny_flags(data_dir, **over):
 
 def metrics(run):
     """metrics.jsonl without the wall-clock fields."""
-    rows = [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in ("seconds", "examples_per_s")} for r in rows]
+    return [{k: v for k, v in r.items() if k not in ("seconds", "examples_per_s")} for r in read_metrics(run)]
 
 
 def saved_params(run):
