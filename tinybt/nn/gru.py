@@ -220,20 +220,20 @@ def gru_backward(dout, cache):
     """dout (B, T, H) -> dx (B, T, D), grads with the params' keys. Full BPTT."""
     xp, b, t, n, off, prev, W_ih, W_hh, hs, acts, hns, fused = cache
     N, H = hs.shape
+    B = len(dout)                              # = n[0]: every sequence runs at step 0
     doutp = dout[b, t]                         # a padded output is the constant 0: its dout drops out
     dgi = np.empty((N, 3 * H), dout.dtype)
     dgh = np.empty((N, 3 * H), dout.dtype)
     if fused:
         _backward_loop(doutp, W_hh, n, off, hs, acts, hns, dgi, dgh)
     else:
-        dh = np.zeros((n[:1].sum(), H), dout.dtype)   # rows past n[k + 1] are still 0 at step k
+        dh = np.zeros((B, H), dout.dtype)     # rows past n[k + 1] are still 0 at step k
         for k in range(len(n) - 1, -1, -1):
             cells = slice(off[k], off[k] + n[k])
             dgi[cells], dgh[cells], dh_prev = gru_step_backward_reference(
                 dh[:n[k]], doutp[cells], state_in(hs, n, off, k), acts[cells], hns[cells])
             dh[:n[k]] = dh_prev + dgh[cells] @ W_hh   # the W_hh h path into the previous state
     # weight gradients: one matmul over all cells each; step 0's state h0 = 0 adds nothing to W_hh's
-    B = n[:1].sum()
     grads = {"weight_ih_l0": dgi.T @ xp, "weight_hh_l0": dgh[B:].T @ hs[prev],
              "bias_ih_l0": dgi.sum(axis=0), "bias_hh_l0": dgh.sum(axis=0)}
     dx = np.zeros(dout.shape[:2] + xp.shape[1:], dout.dtype)
