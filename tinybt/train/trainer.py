@@ -36,7 +36,7 @@ from tinybt.losses.barlow import LossInputError
 from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
 from tinybt.models.encoder import EncoderConfig
-from tinybt.optim import Adam
+from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
 from tinybt.train import checkpoint, run_dir
@@ -196,7 +196,7 @@ def setup(cfg=None, out=None, resume=None, threads=None):
     enc = encoder_config(cfg, seqs)
     rng = np.random.default_rng(cfg.seed)
     params, buffers = init_model(cfg, enc, rng)
-    opt = Adam(lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=cfg.weight_decay, decoupled=True)
+    opt = AdamW(lr=cfg.lr, weight_decay=cfg.weight_decay)
     run = Run(cfg, path, seqs, enc, rows, params, buffers, opt, rng, cfg.augment_config())
 
     if resume is None:
