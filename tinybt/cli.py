@@ -6,6 +6,7 @@ import click
 
 from tinybt import __version__
 from tinybt.errors import TinyBTError
+from tinybt.train.config import TrainConfig
 
 
 @click.group()
@@ -51,14 +52,7 @@ def golden_check(dir):
         sys.exit(1)
 
 
-
-def _train_defaults():
-    from tinybt.train.config import TrainConfig
-
-    return TrainConfig()
-
-
-_T = _train_defaults()
+_T = TrainConfig()      # train's flag defaults are the config's field defaults
 
 
 @cli.command()
@@ -89,7 +83,6 @@ _T = _train_defaults()
 @click.pass_context
 def train(ctx, out, resume, threads, no_probe, **settings):
     """Pretrain a user-sequence encoder (Barlow Twins or the dual-encoder baseline)."""
-    from tinybt.train.config import TrainConfig
     from tinybt.train.trainer import train as run_training
 
     if resume is not None:
@@ -138,8 +131,8 @@ def compare(batch_sizes, lr_scaling, out, tasks, label_fractions, seeds, split, 
     from tinybt.evaluate import parse_list
 
     md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
-                       parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
-                       seeds, split, echo=lambda s: click.echo(s, err=True))
+                     parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
+                     seeds, split, echo=lambda s: click.echo(s, err=True))
     click.echo(md.read_text())
 
 
