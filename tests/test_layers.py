@@ -22,6 +22,7 @@ from tinybt.nn.embedding import (embedding_backward, embedding_backward_referenc
 from tinybt.nn.layernorm import (layernorm_backward, layernorm_backward_reference,
                                  layernorm_forward, layernorm_forward_reference, layernorm_init)
 from tinybt.nn.linear import linear_init
+from tinybt.nn.params import cast
 from tinybt.nn.pooling import last_pool_backward, last_pool_forward, mean_pool_backward, mean_pool_forward
 from tinybt.nn.positional import positional_forward, positional_init
 
@@ -98,15 +99,11 @@ def test_gradcheck_random_shapes(seed, B, T, D):
 
 # ---- dtype in = dtype out ----------------------------------------------------
 
-def _cast(d, dtype):
-    return {k: (v.astype(dtype) if np.asarray(v).dtype.kind == "f" else v) for k, v in d.items()}
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", LAYER_CASES)
 def test_dtype_preserved(registered, name, dtype):
     c = registered[name]
-    outs, gin, gpar = c.run(_cast(c.inputs, dtype), _cast(c.params, dtype), _cast(c.upstream, dtype))
+    outs, gin, gpar = c.run(cast(c.inputs, dtype), cast(c.params, dtype), cast(c.upstream, dtype))
     for what, d in (("output", outs), ("input grad", gin), ("param grad", gpar)):
         for k, v in d.items():
             if np.asarray(v).dtype.kind == "f":

@@ -24,5 +24,6 @@ def uniform(rng, shape, bound, dtype):
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def cast(params, dtype):
-    return {k: np.asarray(v, dtype=dtype) for k, v in params.items()}
+def cast(arrays, dtype):
+    """The float entries of a dict in `dtype`; integer ones (ids, lengths, num_batches_tracked) unchanged."""
+    return {k: np.asarray(v, dtype) if np.asarray(v).dtype.kind == "f" else v for k, v in arrays.items()}
