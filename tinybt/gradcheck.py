@@ -102,7 +102,8 @@ def rel_error(a, n):
 
 
 def check(c: Case):
-    """Returns [(tensor name, max rel error)] for every float input and parameter."""
+    """Returns [(tensor name, max rel error)] for every input and parameter the case returns a
+    gradient for (integer inputs and buffers get none; a case may leave out a known-zero one)."""
     c = prepare(c)
     inputs = {k: np.array(v, copy=True) for k, v in c.inputs.items()}
     params = {k: np.array(v, copy=True) for k, v in c.params.items()}
