@@ -24,8 +24,8 @@ from pathlib import Path
 
 from tinybt.atomic import atomic_open, write_text
 from tinybt.errors import TinyBTError
-from tinybt.evaluate import OBJECTIVE_ROW, check_fractions, check_options, check_tasks, probe_rows, \
-    reference_features
+from tinybt.evaluate import BAG, OBJECTIVE_ROW, RANDOM, check_fractions, check_options, check_tasks, \
+    probe_rows, reference_features
 from tinybt.probe import LABEL_FRACTIONS, format_markdown
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
@@ -166,8 +166,6 @@ def plot(results, meta, out):
         import matplotlib.pyplot as plt
     except ImportError:
         return []
-    from tinybt.evaluate import BAG, RANDOM
-
     tasks, fractions, sizes = meta["tasks"], meta["label_fractions"], meta["batch_sizes"]
     colors = {"barlow": "tab:blue", "dual": "tab:red"}
     styles = ["-", "--", ":", "-."]
