@@ -187,6 +187,10 @@ def load(src):
     return manifest, data
 
 
+# compare()'s result for a tensor that cannot be compared (wrong shape, missing, not produced)
+NO_MATCH = (np.inf, np.inf, np.inf, False)
+
+
 def compare(expected, actual, atol, rtol):
     """One tensor: (max abs err, max rel err, share of tolerance used, ok).
 
@@ -195,7 +199,7 @@ def compare(expected, actual, atol, rtol):
     """
     e, a = np.asarray(expected, np.float64), np.asarray(actual, np.float64)
     if e.shape != a.shape:
-        return np.inf, np.inf, np.inf, False
+        return NO_MATCH
     if e.size == 0:
         return 0.0, 0.0, 0.0, True
     err = np.abs(a - e)
@@ -226,13 +230,13 @@ def check(src, echo=print, seed=None):
     for name in sorted(set(golden) | set(data)):
         if name not in data or name not in golden:
             where = "this tinybt" if name not in data else str(src)
-            rows.append((name, f"(case missing from {where})", np.inf, np.inf, np.inf, False))
+            rows.append((name, f"(case missing from {where})", *NO_MATCH))
             continue
         if manifest["cases"][name]["config"] != mine["cases"][name]["config"]:
-            rows.append((name, "(config differs)", np.inf, np.inf, np.inf, False))
+            rows.append((name, "(config differs)", *NO_MATCH))
         for key in sorted(set(golden[name]) | set(data[name])):
             if key not in golden[name] or key not in data[name]:
-                rows.append((name, key + " (key missing)", np.inf, np.inf, np.inf, False))
+                rows.append((name, key + " (key missing)", *NO_MATCH))
                 continue
             rows.append((name, key, *compare(golden[name][key], data[name][key], **SELF_TOL)))
     return report(rows, echo, failures_only=True)

@@ -20,11 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # so `torch_port` imports as a package
 
 from tinybt.errors import TinyBTError  # noqa: E402
-from tinybt.golden import compare, load, report  # noqa: E402
+from tinybt.golden import NO_MATCH, compare, load, report  # noqa: E402
 from torch_port import PORT  # noqa: E402
-
-INF = (np.inf, np.inf, np.inf, False)
-
 
 def split(arrays, kind):
     p = kind + "/"
@@ -63,17 +60,17 @@ def check(golden_dir, port=PORT, only=None, echo=print):
             continue
         meta = manifest["cases"][name]
         if name not in port:
-            rows.append((name, "(no port for this case)", *INF))
+            rows.append((name, "(no port for this case)", *NO_MATCH))
             continue
         try:
             got = run_case(port[name], arrays, meta["config"])
         except Exception as e:      # a crashing port is a failing row, not a traceback
             msg = " ".join(str(e).split())
-            rows.append((name, f"(port raised {type(e).__name__}: {msg})"[:200], *INF))
+            rows.append((name, f"(port raised {type(e).__name__}: {msg})"[:200], *NO_MATCH))
             continue
         for key in sorted(k for k in arrays if k.startswith(("output/", "grad/"))):
             if key not in got:
-                rows.append((name, key + " (not produced)", *INF))
+                rows.append((name, key + " (not produced)", *NO_MATCH))
                 continue
             tol = meta["tolerances"][key.split("/")[0]]
             rows.append((name, key, *compare(arrays[key], got[key], tol["atol"], tol["rtol"])))
