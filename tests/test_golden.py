@@ -112,7 +112,9 @@ def test_export_refuses_a_non_empty_dir_unless_forced(tmp_path):
 
 
 @pytest.mark.parametrize("text, expect", [(None, "not found"), ("{oops", "line 1"),
-                                          ('{"format": "other"}', "format")])
+                                          ('{"format": "other"}', "format"),
+                                          ('{"format": "tinybt-golden", "format_version": 1, "cases": {"linear": {}}}',
+                                           "case 'linear' needs \"file\"")])
 def test_bad_golden_folder_is_one_clear_error(tmp_path, text, expect):
     if text is not None:
         (tmp_path / "manifest.json").write_text(text)

@@ -178,6 +178,8 @@ def load(src):
                           f"this tinybt reads {FORMAT_VERSION}")
     data = {}
     for name, meta in manifest["cases"].items():
+        if not isinstance(meta, dict) or not {"file", "config", "tolerances"} <= set(meta):
+            raise TinyBTError(f"golden: {mpath}: case {name!r} needs \"file\", \"config\" and \"tolerances\"")
         f = src / meta["file"]
         try:
             with np.load(f, allow_pickle=False) as z:
