@@ -40,8 +40,9 @@ class Encoder(nn.Module):
         return valid_mean(self.final_norm(x), lengths)
 
 
-def projector(d, widths):
-    """Linear(bias=False) -> BatchNorm1d -> ReLU between widths, a last Linear(bias=False)."""
+def projector(d, spec):
+    """spec "6-6-6": Linear(bias=False) -> BatchNorm1d -> ReLU between widths, a last Linear(bias=False)."""
+    widths = [int(w) for w in spec.split("-")]
     dims, mods = [d] + widths, []
     for j in range(len(widths)):
         mods.append(nn.Linear(dims[j], dims[j + 1], bias=False))
@@ -51,9 +52,9 @@ def projector(d, widths):
 
 
 class BarlowTwins(Encoder):
-    def __init__(self, encoder, widths, lambd):
+    def __init__(self, encoder, spec, lambd):
         super().__init__(**encoder)
-        self.projector = projector(encoder["dim"], widths)
+        self.projector = projector(encoder["dim"], spec)
         self.lambd = lambd
 
     def forward(self, ids1, lengths1, ids2, lengths2):
@@ -77,8 +78,7 @@ class DualEncoder(Encoder):
 def build(config):
     """The model a whole-model case describes, in float64, training mode."""
     if "lambd" in config:
-        widths = [int(w) for w in config["projector"].split("-")]
-        return BarlowTwins(config["encoder"], widths, config["lambd"]).double()
+        return BarlowTwins(config["encoder"], config["projector"], config["lambd"]).double()
     return DualEncoder(config["encoder"], config["tau"]).double()
 
 
@@ -122,6 +122,5 @@ def adam_trajectory(inputs, params, config):
 
 @port("projector")
 def projector_case(inputs, params, config):
-    widths = [int(w) for w in config["projector"].split("-")]
-    m = loaded(nn.ModuleDict({"projector": projector(inputs["x"].shape[1], widths)}), params)
+    m = loaded(nn.ModuleDict({"projector": projector(inputs["x"].shape[1], config["projector"])}), params)
     return {"out": m["projector"](inputs["x"])}, m
