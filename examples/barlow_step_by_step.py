@@ -31,6 +31,7 @@ def main(steps=60, batch_size=128, seed=0):
     # 2. The model: item embedding -> GRU -> user vector (D = 64) -> projector (P = 256).
     enc = EncoderConfig("gru", n_items=seqs.n_items, dim=64)
     params, buffers = barlow_init(rng, enc, widths=[256, 256, 256])   # PyTorch state_dict names
+    lambd = 5e-3                                                     # off-diagonal weight λ ≈ 1/P
     opt = Adam(lr=1e-2)
     aug = AugmentConfig()                                            # crop 0.6, mask 0.3, reorder 0.6
 
@@ -41,7 +42,7 @@ def main(steps=60, batch_size=128, seed=0):
         views = [augment_batch(ids, lengths, rng, aug, seqs.mask_id) for _ in range(2)]
 
         # 4. Forward to the Barlow Twins loss, backward by hand, one Adam step.
-        res, cache = barlow_forward(params, buffers, views, 5e-3, enc)
+        res, cache = barlow_forward(params, buffers, views, lambd, enc)
         grads = barlow_backward(1.0, cache)
         opt.step(params, grads)
 
