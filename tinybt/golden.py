@@ -131,14 +131,14 @@ def build(seed=SEED):
     return manifest, data
 
 
-def export(dest, force=False, seed=SEED):
+def export(dest, force=False):
     """Write the golden folder atomically (temp folder, then rename). Returns the case names."""
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise TinyBTError(f"golden export: {dest} exists and is not a directory")
     if dest.is_dir() and any(dest.iterdir()) and not force:
         raise TinyBTError(f"golden export: {dest} is not empty (pass --force to replace it)")
-    manifest, data = build(seed)
+    manifest, data = build()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     old = None
@@ -223,11 +223,11 @@ def report(rows, echo=print, failures_only=False):
     return not bad
 
 
-def check(src, echo=print, seed=None):
+def check(src, echo=print):
     """Recompute every case with this tinybt and compare with the folder; prints the differing
     tensors and a summary. True when all agree."""
     manifest, golden = load(src)
-    mine, data = build(manifest.get("seed", SEED) if seed is None else seed)
+    mine, data = build(manifest.get("seed", SEED))
     rows = []
     for name in sorted(set(golden) | set(data)):
         if name not in data or name not in golden:
