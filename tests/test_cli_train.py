@@ -78,3 +78,14 @@ def test_synthetic_training_loss_falls(objective, encoder, tmp_path):
     losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == 4 and all(np.isfinite(losses))
     assert losses[-1] < losses[0]
+
+
+def test_every_setting_has_its_flag():
+    """config.py promises one flag per TrainConfig field (errors name them)."""
+    from dataclasses import fields
+
+    from tinybt.cli import train as train_cmd
+    from tinybt.train.config import TrainConfig
+
+    flags = {p.name for p in train_cmd.params}
+    assert {f.name for f in fields(TrainConfig)} - {"version"} <= flags
