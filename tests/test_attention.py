@@ -6,19 +6,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.cases.sequence import attention_case, masked_softmax_case
-from tinybt.gradcheck import check
 from tinybt.nn.attention import mha_backward, mha_forward, mha_init
 from tinybt.nn.softmax import (masked_softmax_backward, masked_softmax_backward_reference,
                                masked_softmax_forward, masked_softmax_forward_reference)
 
+from check_helpers import assert_gradcheck
 from padding_helpers import check_appended_padding, random_data, right_padding
 
 SEEDS = st.integers(0, 2**31 - 1)
-
-
-def _assert_gradcheck(c):
-    for tensor, err in check(c):
-        assert err <= 1e-6, f"{c.name} {tensor}: max rel err {err:.2e}"
 
 
 # ---- masked softmax ----------------------------------------------------------
@@ -70,7 +65,7 @@ def test_softmax_kernels_match_reference(dtype, tol):
 @pytest.mark.parametrize("shape,mask", [((3, 2, 5), None), ((1, 1), np.array([[True]])),
                                         ((2, 3), np.array([[False, True, False], [True, True, True]]))])
 def test_softmax_gradcheck(shape, mask):
-    _assert_gradcheck(masked_softmax_case(np.random.default_rng(0), shape, mask))
+    assert_gradcheck(masked_softmax_case(np.random.default_rng(0), shape, mask))
 
 
 def test_softmax_rejects_non_bool_mask():
@@ -93,7 +88,7 @@ def _attention_data(rng, B, T, D, dtype=np.float64):
     {"B": 2, "T": 3, "D": 8, "n_heads": 4},
 ])
 def test_attention_gradcheck(kw):
-    _assert_gradcheck(attention_case(np.random.default_rng(0), **kw))
+    assert_gradcheck(attention_case(np.random.default_rng(0), **kw))
 
 
 @settings(max_examples=25, deadline=None)

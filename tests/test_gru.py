@@ -6,9 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.cases.sequence import gru_case
-from tinybt.gradcheck import check
 from tinybt.nn.gru import (_step_bwd_kernel, _step_fwd_kernel, gru_backward, gru_forward, gru_init,
                            gru_step_backward_reference, gru_step_forward_reference, pack)
+
+from check_helpers import assert_gradcheck
 
 SEEDS = st.integers(0, 2**31 - 1)
 
@@ -16,11 +17,6 @@ SEEDS = st.integers(0, 2**31 - 1)
 def _data(rng, B, T, D, H, dtype=np.float64):
     return (rng.standard_normal((B, T, D)).astype(dtype), rng.integers(1, T + 1, size=B),
             gru_init(rng, D, H, dtype), rng.standard_normal((B, T, H)).astype(dtype))
-
-
-def _assert_gradcheck(c):
-    for tensor, err in check(c):
-        assert err <= 1e-6, f"{c.name} {tensor}: max rel err {err:.2e}"
 
 
 @pytest.mark.parametrize("B,T,D,H,lengths", [
@@ -31,14 +27,14 @@ def _assert_gradcheck(c):
     (2, 3, 2, 3, [3, 3]),         # no padding at all
 ])
 def test_gradcheck_edges(B, T, D, H, lengths):
-    _assert_gradcheck(gru_case(np.random.default_rng(0), B, T, D, H, lengths))
+    assert_gradcheck(gru_case(np.random.default_rng(0), B, T, D, H, lengths))
 
 
 @settings(max_examples=10, deadline=None)
 @given(seed=SEEDS, B=st.integers(1, 3), T=st.integers(1, 4), D=st.integers(1, 3), H=st.integers(1, 3))
 def test_gradcheck_random_shapes(seed, B, T, D, H):
     rng = np.random.default_rng(seed)
-    _assert_gradcheck(gru_case(rng, B, T, D, H, rng.integers(1, T + 1, size=B)))
+    assert_gradcheck(gru_case(rng, B, T, D, H, rng.integers(1, T + 1, size=B)))
 
 
 @settings(max_examples=25, deadline=None)

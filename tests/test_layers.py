@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.stats import norm
 
 from tinybt.cases import layers as L
-from tinybt.gradcheck import all_cases, check
+from tinybt.gradcheck import all_cases
 from tinybt.nn.activations import (gelu_backward, gelu_backward_reference, gelu_forward,
                                    gelu_forward_reference, sigmoid, sigmoid_backward,
                                    sigmoid_forward, tanh_backward, tanh_forward)
@@ -26,18 +26,12 @@ from tinybt.nn.params import cast
 from tinybt.nn.pooling import last_pool_backward, last_pool_forward, mean_pool_backward, mean_pool_forward
 from tinybt.nn.positional import positional_forward, positional_init
 
-TOL = 1e-6
+from check_helpers import assert_gradcheck
+
 LAYER_CASES = ["linear", "linear_nobias", "embedding", "positional", "layernorm",
                "batchnorm_train", "batchnorm_eval", "batchnorm_train_noaffine",
                "relu", "gelu", "sigmoid", "tanh", "dropout", "dropout_eval", "last_pool", "mean_pool"]
 FEW = settings(max_examples=15, deadline=None, derandomize=True)
-
-
-def assert_gradcheck(c):
-    rows = check(c)
-    assert rows, f"{c.name}: nothing was checked"
-    for tensor, err in rows:
-        assert err <= TOL, f"{c.name} {tensor}: max rel error {err:.2e}"
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.cases.sequence import block_case
-from tinybt.gradcheck import check
 from tinybt.nn.transformer_block import block_backward, block_forward, block_init
 
+from check_helpers import assert_gradcheck
 from padding_helpers import check_appended_padding, random_data, right_padding
 
 SEEDS = st.integers(0, 2**31 - 1)
@@ -28,9 +28,7 @@ def _data(rng, B, T, D, dtype=np.float64):
     {"B": 1, "T": 4, "D": 4, "key_padding_mask": [[False, True, True, True]], "causal": True},  # all but one padded
 ])
 def test_gradcheck(kw):
-    c = block_case(np.random.default_rng(0), **kw)
-    for tensor, err in check(c):
-        assert err <= 1e-6, f"{c.name} {tensor}: max rel err {err:.2e}"
+    assert_gradcheck(block_case(np.random.default_rng(0), **kw))
 
 
 @settings(max_examples=15, deadline=None)
