@@ -15,9 +15,11 @@ from train_helpers import tiny_flags
 
 
 def error_of(args):
+    """The one-line error of `tinybt ARGS` (exit 2), without its "error: " prefix."""
     result = CliRunner().invoke(cli, args)
-    assert isinstance(result.exception, TinyBTError), result.output
-    return str(result.exception)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith("error: ")
+    return result.stderr[len("error: "):].rstrip("\n")
 
 
 @pytest.mark.parametrize("args, flag", [

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tinybt.cli import main
+from tinybt.data.fingerprint import fingerprint
 from tinybt.data.labels import make_labels
 from tinybt.errors import TinyBTError
 from tinybt.evaluate import BAG, RANDOM, check_tasks
@@ -29,8 +30,8 @@ TASKS = "favorite_genre,mainstream"
 def untrained_run(tmp_path_factory):
     """A synthetic run folder whose checkpoint holds the initial parameters."""
     cfg = TrainConfig(dataset="synthetic", dim=8, max_len=12, projector="16-16", seed=3).validate()
-    path = run_dir.create(tmp_path_factory.mktemp("runs") / "hand", cfg)
     ds, seqs = load_sequences(cfg)
+    path = run_dir.create(tmp_path_factory.mktemp("runs") / "hand", cfg, fingerprint(ds))
     params, buffers = init_model(cfg, encoder_config(cfg, seqs), np.random.default_rng(cfg.seed))
     checkpoint.save(path / run_dir.CHECKPOINT, params, buffers, {}, np.random.default_rng(0), 1)
     return path, ds, seqs

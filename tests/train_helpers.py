@@ -30,7 +30,8 @@ def tiny_flags(data_dir, **over):
     flags = []
     for k in ("dataset", "data_dir", "objective", "encoder", "epochs", "batch_size", "max_len", "dim",
               "layers", "heads", "projector", "lambd", "lr", "seed"):
-        flags += ["--" + k.replace("_", "-"), str(d[k])]
+        if k not in ("layers", "heads") or d["encoder"] == "transformer":   # the GRU refuses them
+            flags += ["--" + k.replace("_", "-"), str(d[k])]
     return flags
 
 

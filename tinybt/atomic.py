@@ -3,6 +3,8 @@
 Write into a temporary file in the same folder, flush it to disk, then
 os.replace it over the target (atomic on POSIX and Windows). On any error the
 temporary file is removed and the old target, if any, is left as it was.
+A target that cannot be written (missing or read-only folder) is a TinyBTError
+naming the target, not the temporary file.
 """
 
 import contextlib
@@ -10,15 +12,36 @@ import os
 import tempfile
 from pathlib import Path
 
+from tinybt.errors import TinyBTError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def _temp_file(path, what):
+    """mkstemp next to `path`; an unwritable place -> TinyBTError naming `what` and `path`."""
+    try:
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        why = "its folder does not exist" if isinstance(e, FileNotFoundError) else e.strerror
+        raise TinyBTError(f"{what}cannot write {path} ({why})") from None
+
+
+def check_writable(path, flag=None):
+    """Raise TinyBTError now (before any long computation) unless `path` can be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise TinyBTError(f"{flag + ': ' if flag else ''}{path} is a folder, expected a file name")
+    fd, tmp = _temp_file(path, flag + ": " if flag else "")
+    os.close(fd)
+    os.unlink(tmp)
 
 
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", **kw):
     """`with atomic_open(path, "w") as f: ...` -> path holds all of f's data, or is untouched."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _temp_file(path, "")
     try:
         with open(fd, mode, **kw) as f:
             yield f

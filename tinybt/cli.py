@@ -1,17 +1,53 @@
-"""The `tinybt` command. Each subcommand is a thin wrapper around a module."""
+"""The `tinybt` command. Each subcommand is a thin wrapper around a module.
 
+Whatever fails in a command ends as one line on stderr and a non-zero exit
+(tinybt.errors.one_line); `--debug` or TINYBT_DEBUG=1 shows the traceback instead.
+Warnings (e.g. a skipped truncated line) are one `warning: ...` line each.
+"""
+
+import os
 import sys
+import warnings
 
 import click
 
 from tinybt import __version__
-from tinybt.errors import TinyBTError
+from tinybt.errors import TinyBTError, one_line
 from tinybt.train.config import TrainConfig
 
 
-@click.group()
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
+class _Group(click.Group):
+    """Runs a subcommand with one-line errors and warnings (also under click's CliRunner)."""
+
+    def invoke(self, ctx):
+        debug = ctx.params.get("debug") or os.environ.get("TINYBT_DEBUG", "") not in ("", "0")
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                return super().invoke(ctx)
+            except (click.exceptions.Exit, click.exceptions.Abort):
+                raise
+            except click.ClickException as e:       # a bad flag value, an unknown command
+                if debug:
+                    raise
+                click.echo(f"error: {e.format_message()}", err=True)
+                ctx.exit(e.exit_code)
+            except Exception as e:                  # KeyboardInterrupt passes: click makes it exit 130
+                if debug:
+                    raise
+                message, code = one_line(e)
+                click.echo(f"error: {message}", err=True)
+                ctx.exit(code)
+
+
+@click.group(cls=_Group)
 @click.version_option(__version__, prog_name="tinybt")
-def cli():
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error (also: TINYBT_DEBUG=1).")
+def cli(debug):
     """Barlow Twins for user sequence modeling, from scratch in NumPy/Numba."""
 
 
@@ -22,6 +58,8 @@ def gradcheck(only, seed):
     """Float64 finite-difference check of every layer, loss and model."""
     from tinybt.gradcheck import run_all
 
+    if seed < 0:
+        raise TinyBTError(f"--seed: must be >= 0, got {seed}")
     if not run_all(only=only, seed=seed, echo=click.echo):
         sys.exit(1)
 
@@ -80,21 +118,27 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--min-interactions", type=int, default=_T.min_interactions, show_default=True,
               help="Users with fewer interactions are dropped.")
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<objective>-<encoder>-<time>].")
-@click.option("--resume", default=None, help="Continue the run in this folder with its saved config.")
+@click.option("--resume", default=None,
+              help="Continue the run in this folder with its saved config (--data-dir: where its data is now).")
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
 @click.option("--no-probe", is_flag=True, help="Skip the linear probe table at the end.")
 @click.pass_context
 def train(ctx, out, resume, threads, no_probe, **settings):
     """Pretrain a user-sequence encoder (Barlow Twins or the dual-encoder baseline)."""
+    from tinybt.train import run_dir
     from tinybt.train.trainer import train as run_training
 
+    given = [k for k in settings if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
     if resume is not None:
-        given = [k for k in settings if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
-        if given or out is not None:
-            flag = "--" + (given[0] if given else "out").replace("_", "-")
+        if set(given) - {"data_dir"} or out is not None:
+            flag = "--" + next((k for k in given if k != "data_dir"), "out").replace("_", "-")
             raise TinyBTError(f"{flag}: --resume continues with the run's saved config.json; drop {flag}")
-        path = run_training(resume=resume, threads=threads)
+        with run_dir.data_moved_to(settings["data_dir"]):
+            path = run_training(resume=resume, threads=threads)
     else:
+        for k in ("heads", "layers"):       # a flag that would change nothing is a mistake, not a no-op
+            if k in given and settings["encoder"] == "gru":
+                raise TinyBTError(f"--{k}: only the transformer has {k}; drop --{k} or pass --encoder transformer")
         path = run_training(TrainConfig(**settings, threads=threads), out=out)
     click.echo(f"run folder: {path}")
     if not no_probe:
@@ -108,13 +152,20 @@ def train(ctx, out, resume, threads, no_probe, **settings):
 @click.option("--seeds", type=int, default=5, show_default=True, help="Label subsets per fraction.")
 @click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
               help="val: report validation accuracy (for tuning) to results-val.json/.md.")
-def probe(run_dir, tasks, label_fractions, seeds, split):
+@click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--data-dir", default=None, help="Where the run's data is now, if it moved.")
+def probe(run_dir, tasks, label_fractions, seeds, split, threads, data_dir):
     """Linear probes of a run's frozen user vectors, with the reference rows -> results.json/.md."""
-    from tinybt.evaluate import evaluate, parse_list
+    from tinybt.evaluate import check_run_dir, evaluate, parse_list
+    from tinybt.train import lock
+    from tinybt.train.config import use_threads
+    from tinybt.train.run_dir import data_moved_to
 
     fractions = parse_list(label_fractions, "--label-fractions", float)
-    _, md = evaluate(run_dir, parse_list(tasks, "--tasks"), fractions, seeds, split,
-                     echo=lambda s: click.echo(s, err=True))
+    use_threads(threads)
+    with lock.acquire(check_run_dir(run_dir), "RUN_DIR"), data_moved_to(data_dir):
+        _, md = evaluate(run_dir, parse_list(tasks, "--tasks"), fractions, seeds, split,
+                         echo=lambda s: click.echo(s, err=True))
     click.echo(md)
 
 
@@ -146,11 +197,17 @@ compare.params += [p for p in train.params if p.name not in ("objective", "batch
 @cli.command()
 @click.argument("run_dir", type=click.Path())
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output .npy or .csv file.")
-def embed(run_dir, out):
+@click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--data-dir", default=None, help="Where the run's data is now, if it moved.")
+def embed(run_dir, out, threads, data_dir):
     """Write the user vector of every user of a trained run (.npy, or .csv with user ids)."""
+    from tinybt.train.config import use_threads
     from tinybt.train.embed import embed as write_vectors
+    from tinybt.train.run_dir import data_moved_to
 
-    n, d = write_vectors(run_dir, out)
+    use_threads(threads)
+    with data_moved_to(data_dir):
+        n, d = write_vectors(run_dir, out)
     click.echo(f"wrote {n} user vectors of dimension {d} to {out}")
 
 
@@ -159,30 +216,19 @@ def data():
     """Datasets: download, inspect, synthesize in the real file formats."""
 
 
-def _load_data(name, data_dir, download=True):
-    """load_dataset, with loader warnings (e.g. a truncated last line) echoed to stderr."""
-    import warnings
-
-    from tinybt.data.load import load_dataset
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        ds = load_dataset(name, data_dir=data_dir, download=download)
-    for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
-    return ds
-
-
 @data.command("download")
 @click.argument("name")
 @click.option("--data-dir", default=None, help="Check and parse this folder instead of downloading.")
 def data_download(name, data_dir):
     """Fetch NAME (ml-1m, ml-20m, ml-100k) into $TINYBT_HOME, verify and parse it."""
     from tinybt.data.download import locate
-    from tinybt.data.load import check_name
+    from tinybt.data.load import check_name, load_dataset
 
     check_name(name)
-    ds = _load_data(name, data_dir)
+    if name == "synthetic":
+        raise TinyBTError("synthetic is generated, there is nothing to download; "
+                          "use `tinybt data synthesize` to write it as files")
+    ds = load_dataset(name, data_dir=data_dir)
     click.echo(f"{name}: {len(ds.user):,} interactions, {ds.n_users:,} users, {ds.n_items:,} items "
                f"in {locate(name, data_dir, download=False)}")
 
@@ -190,12 +236,18 @@ def data_download(name, data_dir):
 @data.command("info")
 @click.argument("name")
 @click.option("--data-dir", default=None, help="Folder holding the dataset's files.")
-@click.option("--max-len", type=int, default=50, show_default=True, help="History items the encoder sees.")
-def data_info(name, data_dir, max_len):
+@click.option("--max-len", type=int, default=_T.max_len, show_default=True, help="History items the encoder sees.")
+@click.option("--min-interactions", type=int, default=_T.min_interactions, show_default=True,
+              help="Users with fewer interactions are dropped.")
+def data_info(name, data_dir, max_len, min_interactions):
     """Counts, sequence-length percentiles and label balance of every task."""
     from tinybt.data.info import describe
+    from tinybt.data.load import check_name, load_dataset
 
-    click.echo("\n".join(describe(_load_data(name, data_dir, download=False), max_len=max_len)))
+    check_name(name)
+    TrainConfig(dataset=name, data_dir=data_dir, max_len=max_len, min_interactions=min_interactions).validate()
+    ds = load_dataset(name, data_dir=data_dir, download=False)
+    click.echo("\n".join(describe(ds, max_len=max_len, min_interactions=min_interactions)))
 
 
 @data.command("synthesize")
@@ -213,6 +265,8 @@ def data_synthesize(fmt, users, items, out, seed):
         raise TinyBTError(f"--users: must be at least 1, got {users}")
     if items < 2:
         raise TinyBTError(f"--items: must be at least 2, got {items}")
+    if seed < 0:
+        raise TinyBTError(f"--seed: must be >= 0, got {seed}")
     ds = generate(n_users=users, n_items=items, seed=seed)
     write_dataset(ds, fmt, out)
     click.echo(f"wrote {len(ds.user):,} interactions of {users:,} users in the {fmt} format to {out}")
@@ -221,13 +275,10 @@ def data_synthesize(fmt, users, items, out, seed):
 def main():
     try:
         rv = cli(standalone_mode=False)
-    except TinyBTError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort:              # Ctrl-C (click turns KeyboardInterrupt into Abort)
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:           # a bad option of `tinybt` itself
+        click.echo(f"error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)
     sys.exit(rv if isinstance(rv, int) else 0)

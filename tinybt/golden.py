@@ -1,4 +1,4 @@
-"""Golden files: every gradient-check case written out for framework ports (SPEC §5).
+"""Golden files: every gradient-check case written out for framework ports.
 
     DIR/manifest.json     format, tinybt version, conventions, per case: file, config, tolerances
     DIR/<case>.npz        input/<name>, param/<name>, upstream/<name>, output/<name>, grad/<name>

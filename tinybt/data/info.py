@@ -17,7 +17,7 @@ def _percentiles(lengths):
     return "  ".join(f"p{p}={v:g}" for p, v in zip(PERCENTILES, np.percentile(lengths, PERCENTILES)))
 
 
-def describe(ds, max_len=50):
+def describe(ds, max_len=50, min_interactions=5):
     """Lines of counts, sequence-length percentiles and label balance of every applicable task."""
     lines = [f"dataset {ds.name}",
              f"  interactions {len(ds.user):,}   users {ds.n_users:,}   items {ds.n_items:,}   "
@@ -29,11 +29,11 @@ def describe(ds, max_len=50):
         lines.append("  demographics " + ", ".join(
             f"{k} ({len(ds.demographic_names[k])} classes)" for k in ds.demographics))
     try:
-        seq = build_sequences(ds, max_len=max_len)
+        seq = build_sequences(ds, max_len=max_len, min_interactions=min_interactions)
     except TinyBTError as e:  # e.g. a small sample where nobody has 5 interactions
         return lines + [f"no sequences: {e}"]
     splits = np.bincount(seq.split, minlength=3)
-    lines += [f"after the min-5 filter: {seq.n_users:,} users (train {splits[0]:,} / val "
+    lines += [f"after the min-{min_interactions} filter: {seq.n_users:,} users (train {splits[0]:,} / val "
               f"{splits[1]:,} / test {splits[2]:,}), {seq.n_items:,} items",
               "  timeline length  " + _percentiles(np.bincount(ds.user, minlength=ds.n_users)[seq.users]),
               f"  history (last {max_len}) " + _percentiles(np.diff(seq.hist_offsets)),

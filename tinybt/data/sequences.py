@@ -1,4 +1,4 @@
-"""User sequences (SPEC §3): time order, filter, split, history/future cut, re-indexing.
+"""User sequences: time order, filter, split, history/future cut, re-indexing.
 
 Storage is ragged: one values array plus offsets per part, so row i's history is
 hist_values[hist_offsets[i]:hist_offsets[i + 1]]. Nothing is padded to the longest user or

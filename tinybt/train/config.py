@@ -12,7 +12,11 @@ about 20 seconds.
 
 import json
 import math
+import os
+import typing
+import warnings
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 from tinybt.errors import TinyBTError
 
@@ -48,8 +52,13 @@ class TrainConfig:
         """"256-256-256" -> [256, 256, 256] (validated)."""
         return parse_projector(self.projector)
 
-    def validate(self):
-        """Raise TinyBTError naming the first bad flag; return self."""
+    def validate(self, saved=False):
+        """Raise TinyBTError naming the first bad flag; return self.
+
+        Makes data_dir absolute (the run must find its data from any folder). saved: the
+        config comes from a run folder, where threads is this machine's business: a count
+        above this machine's cores is lowered to them (with a warning), not refused.
+        """
         def need(ok, flag, msg):
             if not ok:
                 raise TinyBTError(f"{flag}: {msg}")
@@ -57,6 +66,10 @@ class TrainConfig:
         from tinybt.data.load import NAMES
 
         need(self.dataset in NAMES, "--dataset", f"expected one of {', '.join(NAMES)}, got {self.dataset!r}")
+        need(self.dataset != "synthetic" or self.data_dir is None, "--data-dir",
+             "the synthetic dataset is generated, not read from files; drop --data-dir")
+        if self.data_dir is not None:
+            self.data_dir = str(Path(self.data_dir).expanduser().absolute())
         need(self.objective in ("barlow", "dual"), "--objective", f"expected barlow or dual, got {self.objective!r}")
         need(self.encoder in ("gru", "transformer"), "--encoder", f"expected gru or transformer, got {self.encoder!r}")
         need(self.epochs >= 1, "--epochs", f"must be at least 1, got {self.epochs}")
@@ -80,10 +93,14 @@ class TrainConfig:
              f"must be >= 0, got {self.weight_decay}")
         need(math.isfinite(self.grad_clip) and self.grad_clip >= 0, "--grad-clip", f"must be >= 0, got {self.grad_clip}")
         need(self.min_interactions >= 2, "--min-interactions", f"must be at least 2, got {self.min_interactions}")
+        need(self.seed >= 0, "--seed", f"must be >= 0, got {self.seed}")
+        need(self.split_seed >= 0, "--split-seed", f"must be >= 0, got {self.split_seed}")
         if self.threads is not None:
-            import numba
-
-            top = numba.config.NUMBA_NUM_THREADS
+            top = machine_threads()
+            if saved and self.threads > top:
+                warnings.warn(f"the run used {self.threads} threads, this machine has {top}: using {top} "
+                              "(results may differ in the last bits)", stacklevel=2)
+                self.threads = top
             need(1 <= self.threads <= top, "--threads", f"must lie in [1, {top}], got {self.threads}")
         self.augment_config()
         return self
@@ -105,11 +122,75 @@ class TrainConfig:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise TinyBTError(f"{source}: not valid JSON ({e})") from None
-        known = {f.name for f in fields(cls)}
-        if not isinstance(d, dict) or set(d) - known:
-            extra = sorted(set(d) - known) if isinstance(d, dict) else d
+        types = {f.name: f.type for f in fields(cls)}
+        if not isinstance(d, dict) or set(d) - set(types):
+            extra = sorted(set(d) - set(types)) if isinstance(d, dict) else d
             raise TinyBTError(f"{source}: unexpected settings {extra}")
+        for k, v in d.items():
+            allowed = typing.get_args(types[k]) or (types[k],)
+            if not any(_is(v, t) for t in allowed):
+                names = " or ".join(_TYPE_NAMES[t] for t in allowed)
+                raise TinyBTError(f"{source}: \"{k}\" must be {names}, got {json.dumps(v)}")
+            if types[k] is float:
+                d[k] = float(v)
         return cls(**d)
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", type(None): "null"}
+
+
+def _is(value, t):
+    """JSON value `value` has field type t (an int is a number; a bool is neither)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float) if t is float else t)
+
+
+def machine_threads():
+    """The most Numba threads this machine runs."""
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def use_threads(threads):
+    """Set Numba's thread count from a --threads flag (None: leave all cores)."""
+    if threads is None:
+        return
+    top = machine_threads()
+    if not 1 <= threads <= top:
+        raise TinyBTError(f"--threads: must lie in [1, {top}], got {threads}")
+    import numba
+
+    numba.set_num_threads(threads)
+
+
+def memory_estimate(cfg, n_items):
+    """Rough bytes a training step needs: {"--dim": ..., "--projector": ...} by the flag that drives them.
+
+    float32; parameters ×4 (value, gradient, Adam's two moments); activations of both
+    views of one batch (~16 stored (B, T, D) tensors per layer; attention adds (B, H, T, T)
+    per layer); the projector's (B, P) activations and the (P, P) cross-correlation.
+    """
+    D, T, B = cfg.dim, cfg.max_len, cfg.batch_size
+    L = cfg.layers if cfg.encoder == "transformer" else 1
+    enc = (n_items + 2) * D + (12 * L * D * D + T * D if cfg.encoder == "transformer" else 6 * D * D)
+    act = 2 * B * T * D * 16 * L + (2 * B * cfg.heads * T * T * L if cfg.encoder == "transformer" else 0)
+    widths = [D] + (cfg.projector_dims() if cfg.objective == "barlow" else [])
+    proj = sum(a * b for a, b in zip(widths, widths[1:]))
+    proj_act = 6 * B * sum(widths[1:]) + 3 * widths[-1] ** 2 if cfg.objective == "barlow" else 0
+    return {"--dim": 4 * (4 * enc + act), "--projector": 4 * (4 * proj + proj_act)}
+
+
+def check_memory(cfg, n_items):
+    """Refuse settings whose training step would not fit in this machine's memory."""
+    need = memory_estimate(cfg, n_items)
+    have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else None
+    if have and sum(need.values()) > have:
+        flag = max(need, key=need.get)
+        raise TinyBTError(f"{flag}: training would need about {sum(need.values()) / 2**30:.3g} GiB of memory "
+                          f"(parameters, gradients, Adam moments, one batch), this machine has "
+                          f"{have / 2**30:.3g} GiB; use a smaller {flag}")
 
 
 def parse_projector(text):

@@ -5,14 +5,16 @@ max_len items of their history — the encoder only, never the projector. The
 encoder has no dropout or batch statistics, so evaluation mode needs nothing
 special. Rows follow the run's sequences: every user that passed the
 minimum-interaction filter, in dataset order; the .csv carries the original
-user ids from the dataset files.
+user ids from the dataset files. The data is checked against the fingerprint the
+run recorded (data.json), so changed files are an error, not silently other vectors.
 """
 
 from pathlib import Path
 
 import numpy as np
 
-from tinybt.atomic import atomic_open
+from tinybt.atomic import atomic_open, check_writable
+from tinybt.data.fingerprint import fingerprint
 from tinybt.data.batching import pad_batch
 from tinybt.errors import TinyBTError
 from tinybt.models.encoder import encoder_forward
@@ -26,6 +28,7 @@ def load_run(path):
     cfg = run_dir.load_config(path, flag="RUN_DIR")
     params, _, _, _, _ = checkpoint.load(path / run_dir.CHECKPOINT)
     ds, seqs = load_sequences(cfg)
+    run_dir.check_data(path, fingerprint(ds))
     return cfg, ds, seqs, encoder_config(cfg, seqs), params
 
 
@@ -46,6 +49,7 @@ def embed(path, out):
     out = Path(out)
     if out.suffix not in (".npy", ".csv"):
         raise TinyBTError(f"--out: expected a file ending in .npy or .csv, got {out}")
+    check_writable(out, "--out")
     _, ds, seqs, enc, params = load_run(path)
     U = encode_users(params, enc, seqs)
     with atomic_open(out) as f:

@@ -11,8 +11,12 @@ was cut short from its start, so it ends bit-identical to an uninterrupted run
 (with the same --threads: the parallel reductions of the Numba kernels split
 their sums by thread count, so another count may change the last bits).
 
-A non-finite loss stops the run with TinyBTError; the checkpoint on disk is the
-last good one (checkpoints are only written after finite epochs).
+A non-finite loss or gradient, or non-finite parameters or optimiser state at the
+end of an epoch, stop the run with TinyBTError; the checkpoint on disk is the last
+good one (checkpoints are only written after finite epochs).
+
+The run folder is locked (lock.py) from setup to the end of train, and records the
+fingerprint of the data (data.json) that --resume, embed and probe check.
 
 Test hook: with TINYBT_KILL_AFTER_STEPS=k in the environment the process kills
 itself with SIGKILL after k optimiser steps — a real crash in mid-epoch, used by
@@ -39,8 +43,9 @@ from tinybt.models.encoder import EncoderConfig
 from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
-from tinybt.train import checkpoint, run_dir
-from tinybt.train.config import TrainConfig
+from tinybt.data.fingerprint import fingerprint
+from tinybt.train import checkpoint, lock, run_dir
+from tinybt.train.config import TrainConfig, check_memory
 from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs
 
 BT_PARTS = ("on_diag", "off_diag", "on_diag_per_p", "off_diag_per_p")
@@ -80,6 +85,7 @@ class Run:
     rng: np.random.Generator
     aug: object               # AugmentConfig (Barlow Twins views)
     epoch: int = 0            # finished epochs
+    lock: object = None       # lock.RunLock on the run folder, held until train() returns
 
     @property
     def steps_per_epoch(self):
@@ -124,6 +130,8 @@ def run_epoch(run, progress=True, kill_after=None):
         if not np.isfinite(loss):
             raise _nan_error(run, f"loss became {loss}", e, i + 1)
         grads = backward()
+        if not all(np.isfinite(g).all() for g in grads.values()):
+            raise _nan_error(run, "gradients became non-finite", e, i + 1)
         if cfg.grad_clip > 0:
             clip_grad_norm(grads, cfg.grad_clip)
         lr = warmup_cosine(run.epoch * n_steps + i, total, warmup, cfg.lr, cfg.min_lr)
@@ -138,6 +146,8 @@ def run_epoch(run, progress=True, kill_after=None):
     seconds = time.perf_counter() - t0
     if not all(np.isfinite(p).all() for p in run.params.values()):
         raise _nan_error(run, "parameters became non-finite", e, n_steps)
+    if not all(np.isfinite(v).all() for v in run.opt.state_dict().values()):
+        raise _nan_error(run, "the optimiser state (Adam moments) became non-finite", e, n_steps)
     row = {"epoch": e, "loss": loss_sum / n_steps}
     row |= {k: v / n_steps for k, v in sums.items()}
     row |= {"lr": float(lr), "steps": n_steps, "seconds": round(seconds, 3),
@@ -179,14 +189,18 @@ def setup(cfg=None, out=None, resume=None, threads=None):
             cfg.threads = threads
     else:
         cfg.version = __version__
-        path = Path(out) if out is not None else run_dir.default_run_dir(cfg)
+        path = Path(out) if out is not None else None
+        run_dir.check_out(path or "runs")       # an unwritable --out fails before any work
     cfg.validate()
     if cfg.threads is not None:
         import numba
 
         numba.set_num_threads(cfg.threads)
 
-    _, seqs = load_sequences(cfg)
+    ds, seqs = load_sequences(cfg)
+    data = fingerprint(ds)
+    if resume is not None:
+        run_dir.check_data(path, data)
     rows = seqs.rows("train")
     if cfg.objective == "dual":
         rows = rows[history_lengths(seqs, rows) >= 2]
@@ -194,17 +208,26 @@ def setup(cfg=None, out=None, resume=None, threads=None):
         raise TinyBTError(f"--batch-size: {cfg.batch_size} is more than the {len(rows)} training users "
                           f"of {cfg.dataset!r}; use a smaller batch")
     enc = encoder_config(cfg, seqs)
+    check_memory(cfg, seqs.n_items)
     rng = np.random.default_rng(cfg.seed)
     params, buffers = init_model(cfg, enc, rng)
     opt = AdamW(lr=cfg.lr, weight_decay=cfg.weight_decay)
     run = Run(cfg, path, seqs, enc, rows, params, buffers, opt, rng, cfg.augment_config())
 
     if resume is None:
-        run_dir.create(path, cfg)
-    elif (path / run_dir.CHECKPOINT).exists():
-        _restore(run)
-    else:                                       # killed before the first checkpoint: start over
-        run_dir.write_metrics(path, [])
+        run.path = path = run_dir.make_folder(path, cfg)
+    run.lock = lock.acquire(path, "--out" if resume is None else "--resume")
+    with run.lock.released_on_error():
+        if resume is None:
+            run_dir.create(path, cfg, data)
+        elif (path / run_dir.CHECKPOINT).exists():
+            _restore(run)
+        elif run_dir.read_metrics(path):
+            raise TinyBTError(f"{path / run_dir.CHECKPOINT}: missing, but {path / run_dir.METRICS} records "
+                              f"{len(run_dir.read_metrics(path))} finished epoch(s): the checkpoint was "
+                              "deleted; restore it, or delete metrics.jsonl to train again from epoch 1")
+        else:                                   # killed before the first checkpoint: start over
+            run_dir.write_metrics(path, [])
     return run
 
 
@@ -232,14 +255,15 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
     kill = os.environ.get("TINYBT_KILL_AFTER_STEPS")
     kill = int(kill) if kill else None
     echo = echo or (lambda s: print(s, file=sys.stderr))
-    while run.epoch < run.cfg.epochs:
-        # the matmuls are small (B·T × D): OpenBLAS's thread hand-off costs more than it saves
-        with single_threaded_blas():
-            row = run_epoch(run, progress, kill)
-        run.epoch += 1
-        run_dir.append_metrics(run.path, row)
-        checkpoint.save(run.path / run_dir.CHECKPOINT, run.params, run.buffers, run.opt.state_dict(),
-                        run.rng, run.epoch)
-        if progress:
-            echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+    with run.lock:                               # released on return and on error; the OS drops it on a crash
+        while run.epoch < run.cfg.epochs:
+            # the matmuls are small (B·T × D): OpenBLAS's thread hand-off costs more than it saves
+            with single_threaded_blas():
+                row = run_epoch(run, progress, kill)
+            run.epoch += 1
+            run_dir.append_metrics(run.path, row)
+            checkpoint.save(run.path / run_dir.CHECKPOINT, run.params, run.buffers, run.opt.state_dict(),
+                            run.rng, run.epoch)
+            if progress:
+                echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
     return run.path
