@@ -37,6 +37,16 @@ def check_writable(path, flag=None):
     os.unlink(tmp)
 
 
+def check_folder(path, flag):
+    """Raise TinyBTError now unless folder `path` exists or can be made, and can be written into."""
+    up = Path(path)
+    while not up.exists() and up != up.parent:
+        up = up.parent
+    if not up.is_dir():
+        raise TinyBTError(f"{flag}: {up} is a file, not a folder")
+    check_writable(up / ".tinybt-write-test", flag)
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", **kw):
     """`with atomic_open(path, "w") as f: ...` -> path holds all of f's data, or is untouched."""

@@ -12,6 +12,7 @@ import warnings
 import click
 
 from tinybt import __version__
+from tinybt.atomic import check_folder
 from tinybt.errors import TinyBTError, one_line
 from tinybt.train.config import TrainConfig
 
@@ -267,6 +268,7 @@ def data_synthesize(fmt, users, items, out, seed):
         raise TinyBTError(f"--items: must be at least 2, got {items}")
     if seed < 0:
         raise TinyBTError(f"--seed: must be >= 0, got {seed}")
+    check_folder(out, "--out")
     ds = generate(n_users=users, n_items=items, seed=seed)
     write_dataset(ds, fmt, out)
     click.echo(f"wrote {len(ds.user):,} interactions of {users:,} users in the {fmt} format to {out}")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from tinybt import __version__
+from tinybt.atomic import check_folder
 from tinybt.errors import TinyBTError
 from tinybt.gradcheck import _REGISTRY, all_cases, rel_error
 
@@ -138,6 +139,11 @@ def export(dest, force=False):
         raise TinyBTError(f"golden export: {dest} exists and is not a directory")
     if dest.is_dir() and any(dest.iterdir()) and not force:
         raise TinyBTError(f"golden export: {dest} is not empty (pass --force to replace it)")
+    here = Path.cwd().resolve()
+    if dest.resolve() in (here, *here.parents):
+        raise TinyBTError(f"golden export: {dest} is the current folder or holds it; --force would move "
+                          "it away under our feet: export into a subfolder")
+    check_folder(dest.resolve().parent, "golden export")
     manifest, data = build()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
@@ -180,12 +186,15 @@ def load(src):
     for name, meta in manifest["cases"].items():
         if not isinstance(meta, dict) or not {"file", "config", "tolerances"} <= set(meta):
             raise TinyBTError(f"golden: {mpath}: case {name!r} needs \"file\", \"config\" and \"tolerances\"")
+        if not isinstance(meta["file"], str) or Path(meta["file"]).name != meta["file"]:
+            raise TinyBTError(f"golden: {mpath}: case {name!r}: \"file\" must be a file name in {src}, "
+                              f"got {json.dumps(meta['file'])}")
         f = src / meta["file"]
         try:
             with np.load(f, allow_pickle=False) as z:
                 data[name] = {k: z[k] for k in z.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as e:
-            raise TinyBTError(f"golden: {f}: cannot read ({e})")
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise TinyBTError(f"golden: {f}: cannot read ({type(e).__name__}: {e})") from None
     return manifest, data
 
 

@@ -21,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from tinybt.errors import TinyBTError
+
 EPS = 1e-6     # finite-difference step: float64 central differences, truncation ~ eps² and rounding ~ 1e-16/eps
 TOL = 1e-6     # default pass mark for the max relative error
 
@@ -121,11 +123,12 @@ def check(c: Case):
 
 def run_all(only=None, seed=0, echo=print):
     """Print a table of every case; True when all pass."""
+    cases = [c for c in all_cases(seed) if not only or only in c.name]
+    if not cases:
+        raise TinyBTError(f"--only: no case name contains {only!r}; run `tinybt gradcheck` to list them all")
     ok = True
     echo(f"{'case':<28} {'tensor':<40} {'max rel err':>12}  result")
-    for c in all_cases(seed):
-        if only and only not in c.name:
-            continue
+    for c in cases:
         for tensor, err in check(c):
             good = err <= c.tol
             ok &= good

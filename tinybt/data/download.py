@@ -19,6 +19,7 @@ from urllib.request import Request, urlopen
 import click
 import numpy as np
 
+from tinybt.atomic import check_folder
 from tinybt.data import movielens, yelp
 from tinybt.data.cache import tinybt_home
 from tinybt.data.textio import expect_files
@@ -93,6 +94,7 @@ def download_dataset(name, expected="published"):
     if has_files(name, target):
         return target
     archive = home / "downloads" / f"{name}.zip"
+    check_folder(archive.parent, "download")       # a read-only $TINYBT_HOME fails before fetching
     archive.parent.mkdir(parents=True, exist_ok=True)
     if not archive.is_file():
         fetch(url_of(name), archive)

@@ -11,19 +11,21 @@ union of the users file and the raters. Genres keep the files' names;
 """
 
 import csv
+import io
 
 import numpy as np
 from numba import njit
 
 from tinybt.data.dataset import Dataset
-from tinybt.data.textio import (aligned, count_lines, dense_index, expect_files, genre_arrays,
-                                line_error, read_bytes, text_error, text_lines)
+from tinybt.data.textio import (aligned, count_lines, decode, dense_index, expect_files, genre_arrays,
+                                line_error, nonempty, read_bytes, text_error, text_lines, warn_anomalies)
 
 FILES = {"ml-1m": ("ratings.dat", "users.dat", "movies.dat"),
          "ml-20m": ("ratings.csv", "movies.csv"),
          "ml-100k": ("u.data", "u.user", "u.item", "u.genre")}
 NO_GENRE = ("(no genres listed)", "unknown")
 GENDERS = ("F", "M")
+SCALES = {"ml-1m": (1, 5), "ml-20m": (0.5, 5), "ml-100k": (1, 5)}   # the READMEs' rating scales
 # ML-1M's age codes (the lower bound of each group) and their README names.
 AGE_CODES = (1, 18, 25, 35, 45, 50, 56)
 AGE_NAMES = ("Under 18", "18-24", "25-34", "35-44", "45-49", "50-55", "56+")
@@ -100,8 +102,13 @@ def read_ratings(path, sep, header=None):
     """(user, item, rating, timestamp) arrays of a MovieLens ratings file.
 
     sep: the field separator (b"::", b",", b"\\t"); header: the expected first line.
+    Blank lines at the end of the file are ignored.
     """
     buf = read_bytes(path)
+    end = len(buf)
+    while end and buf[end - 1] in b"\r\n \t":
+        end -= 1
+    buf = buf[:end + 1 if end < len(buf) else end]    # keep one newline after the last line
     pos, first = 0, 1
     if header is not None:
         head = bytes(buf[:4096])
@@ -150,7 +157,7 @@ def _genres(text):
 def read_movies_dat(path):
     """ML-1M movies.dat: MovieID::Title::Genres → (ids, genre lists)."""
     ids, genres = [], []
-    for lineno, line in text_lines(path, "latin-1"):
+    for lineno, line in nonempty(path, list(text_lines(path, "latin-1")), "'MovieID::Title::Genres' lines"):
         parts = line.split("::")
         if len(parts) < 3:
             raise text_error(path, lineno, "expected 'MovieID::Title::Genres'", line)
@@ -179,24 +186,24 @@ def read_users_dat(path):
 def read_movies_csv(path):
     """ML-20M movies.csv: movieId,title,genres (quoted titles) → (ids, genre lists)."""
     ids, genres = [], []
-    with open(path, encoding="utf-8", newline="") as f:
-        for lineno, row in enumerate(csv.reader(f), 1):
-            if lineno == 1:
-                if row != ["movieId", "title", "genres"]:
-                    raise text_error(path, 1, "expected the header 'movieId,title,genres'",
-                                     ",".join(row))
-                continue
-            if len(row) != 3:
-                raise text_error(path, lineno, "expected 'movieId,title,genres'", ",".join(row))
-            ids.append(_int(path, lineno, ",".join(row), row[0], "movieId"))
-            genres.append(_genres(row[2]))
+    text = decode(path, "utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    if next(reader, None) != ["movieId", "title", "genres"]:
+        raise text_error(path, 1, "expected the header 'movieId,title,genres'", text.split("\n")[0])
+    for row in reader:
+        lineno = reader.line_num
+        if len(row) != 3:
+            raise text_error(path, lineno, "expected 'movieId,title,genres'", ",".join(row))
+        ids.append(_int(path, lineno, ",".join(row), row[0], "movieId"))
+        genres.append(_genres(row[2]))
+    nonempty(path, ids, "one line per movie after the header")
     return np.array(ids, np.int64), genres
 
 
 def read_u_genre(path):
     """ML-100K u.genre: name|index lines → genre names in flag-column order."""
     names = []
-    for lineno, line in text_lines(path, "latin-1"):
+    for lineno, line in nonempty(path, list(text_lines(path, "latin-1")), "'name|index' lines"):
         parts = line.split("|")
         if len(parts) != 2 or parts[1] != str(len(names)):
             raise text_error(path, lineno, f"expected 'name|{len(names)}'", line)
@@ -243,9 +250,13 @@ def read_u_user(path, occupations=None):
 
 # ---------------------------------------------------------------- datasets
 
-def _build(name, ratings, movie_ids, genre_lists, genre_names=None, user_ids=(), demo=None,
+def _build(name, folder, ratings, movie_ids, genre_lists, genre_names=None, user_ids=None, demo=None,
            demo_names=None):
     user, item, rating, ts = ratings
+    files = FILES[name]
+    warn_anomalies(folder / files[0], user, item, rating, SCALES[name],
+                   folder / files[1] if user_ids is not None else None, user_ids, once_per_pair=True)
+    user_ids = () if user_ids is None else user_ids
     user_keys, user = dense_index(user, user_ids)
     item_keys, item = dense_index(item, movie_ids)
     off, values, names = genre_arrays(len(item_keys), np.searchsorted(item_keys, movie_ids),
@@ -262,7 +273,7 @@ def load_ml1m(folder):
     ratings = read_ratings(folder / "ratings.dat", b"::")
     movie_ids, genres = read_movies_dat(folder / "movies.dat")
     user_ids, demo = read_users_dat(folder / "users.dat")
-    return _build("ml-1m", ratings, movie_ids, genres, None, user_ids, demo,
+    return _build("ml-1m", folder, ratings, movie_ids, genres, None, user_ids, demo,
                   {"gender": GENDERS, "age": AGE_NAMES, "occupation": OCCUPATIONS_1M})
 
 
@@ -270,7 +281,7 @@ def load_ml20m(folder):
     expect_files(folder, FILES["ml-20m"], "MovieLens-20M")
     ratings = read_ratings(folder / "ratings.csv", b",", "userId,movieId,rating,timestamp")
     movie_ids, genres = read_movies_csv(folder / "movies.csv")
-    return _build("ml-20m", ratings, movie_ids, genres)
+    return _build("ml-20m", folder, ratings, movie_ids, genres)
 
 
 def load_ml100k(folder):
@@ -282,6 +293,6 @@ def load_ml100k(folder):
     occupations = ([line for _, line in text_lines(occ_file, "latin-1")]
                    if occ_file.is_file() else None)
     user_ids, demo, occ_names = read_u_user(folder / "u.user", occupations)
-    return _build("ml-100k", ratings, movie_ids, genres,
+    return _build("ml-100k", folder, ratings, movie_ids, genres,
                   [g for g in genre_names if g not in NO_GENRE], user_ids, demo,
                   {"gender": GENDERS, "age": AGE_NAMES, "occupation": occ_names})

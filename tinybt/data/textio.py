@@ -7,6 +7,7 @@ the user sees: file, line number, offending text.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,13 +50,51 @@ def text_error(path, lineno, why, text):
     return TinyBTError(f"{path}:{lineno}: {why}, got {text!r}")
 
 
+def decode(path, encoding):
+    """The text of a small file; bytes that are not `encoding` -> TinyBTError naming the line."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        start = data.rfind(b"\n", 0, e.start) + 1
+        raise text_error(path, line, f"not valid {encoding.upper()} (byte 0x{data[e.start]:02x})",
+                         data[start:start + 200].split(b"\n")[0].decode(encoding, "replace")) from None
+
+
 def text_lines(path, encoding):
     """(line number, line) of a small text file, skipping blank lines."""
-    with open(path, encoding=encoding, newline="") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if line.strip():
-                yield lineno, line
+    for lineno, line in enumerate(decode(path, encoding).split("\n"), 1):   # not splitlines: latin-1 0x85 is text
+        line = line.rstrip("\r")
+        if line.strip():
+            yield lineno, line
+
+
+def nonempty(path, lines, expected):
+    """`lines` (a list), or a TinyBTError if the file held none."""
+    if not lines:
+        raise TinyBTError(f"{path}: empty; expected {expected}")
+    return lines
+
+
+def warn_anomalies(path, user, item, rating, scale, users_file=None, known_users=None, once_per_pair=False):
+    """One warning per kind of suspicious row, with counts: ratings outside the dataset's
+    scale (lo, hi), repeated (user, item) pairs where a user rates an item once
+    (MovieLens; a Yelp user may review a business again), raters missing from the users file."""
+    lo, hi = scale
+    outside = int(np.count_nonzero((rating < lo) | (rating > hi)))
+    if outside:
+        warnings.warn(f"{path}: {outside:,} ratings outside the scale {lo:g}..{hi:g}", stacklevel=3)
+    if once_per_pair and len(user):
+        pair = user.astype(np.int64) * (int(item.max()) + 1) + item
+        repeated = len(pair) - len(np.unique(pair))
+        if repeated:
+            warnings.warn(f"{path}: {repeated:,} rows repeat a (user, item) pair already rated", stacklevel=3)
+    if known_users is not None:
+        missing = len(np.setdiff1d(np.unique(user), known_users))
+        if missing:
+            warnings.warn(f"{users_file}: {missing:,} users who rate are missing from it "
+                          "(their demographics are unknown)", stacklevel=3)
 
 
 def expect_files(folder, names, dataset):

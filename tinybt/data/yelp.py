@@ -18,12 +18,14 @@ import numpy as np
 from numba import njit
 
 from tinybt.data.dataset import Dataset
-from tinybt.data.textio import count_lines, genre_arrays, line_error, read_bytes, text_error
+from tinybt.data.textio import (count_lines, genre_arrays, line_error, nonempty, read_bytes, text_error,
+                                warn_anomalies)
 from tinybt.errors import TinyBTError
 
 # The official names, then the short ones `tinybt data synthesize` writes.
 REVIEW_FILES = ("yelp_academic_dataset_review.json", "review.json")
 BUSINESS_FILES = ("yelp_academic_dataset_business.json", "business.json")
+SCALE = (1, 5)              # stars
 _KEYS = [np.frombuffer(k, np.uint8) for k in (b"user_id", b"business_id", b"stars", b"date")]
 
 
@@ -209,16 +211,33 @@ def _gather(buf, starts, lengths, width):
     return out
 
 
-def _unique_strings(buf, starts, lengths):
-    """Sorted unique str keys of the substrings and each substring's index into them."""
+def _unique_strings(buf, starts, lengths, path, what):
+    """Sorted unique str keys of the substrings and each substring's index into them.
+
+    A key that is not UTF-8 or holds a bad JSON escape is an error naming the line of its
+    first use (every line holds one review, so row k is line k + 1).
+    """
     width = max(int(lengths.max()), 1)
     fixed = _gather(buf, starts, lengths, width).view(f"S{width}").ravel()
     keys, inverse = np.unique(fixed, return_inverse=True)
-    keys = np.char.decode(keys, "utf-8")
-    if any("\\" in k for k in keys):  # JSON escapes (\u00e9, \"): decode the few unique keys
-        keys, remap = np.unique([json.loads(f'"{k}"') for k in keys], return_inverse=True)
-        inverse = remap[inverse]
-    return keys, inverse.astype(np.int64)
+    text = []
+    for k, raw in enumerate(keys):
+        try:
+            s = raw.decode("utf-8")
+            text.append(json.loads(f'"{s}"') if "\\" in s else s)   # JSON escapes: \u00e9, \"
+        except ValueError as e:                 # UnicodeDecodeError and JSONDecodeError alike
+            row = int(np.argmax(inverse == k))
+            why = "not valid UTF-8" if isinstance(e, UnicodeDecodeError) else "a bad JSON escape"
+            raise line_error(path, buf, _line_start(buf, starts[row]), row + 1,
+                             f"the {what} holds {why}") from None
+    keys, remap = np.unique(np.array(text, dtype=str), return_inverse=True)
+    return keys, remap[inverse].astype(np.int64)
+
+
+def _line_start(buf, pos):
+    while pos > 0 and buf[pos - 1] != 10:
+        pos -= 1
+    return pos
 
 
 def read_reviews(path):
@@ -238,8 +257,8 @@ def read_reviews(path):
     if rows == 0:
         raise TinyBTError(f"{path}: no reviews found")
     spans = spans[:rows]
-    user_keys, user = _unique_strings(buf, spans[:, 0], spans[:, 1])
-    item_keys, item = _unique_strings(buf, spans[:, 2], spans[:, 3])
+    user_keys, user = _unique_strings(buf, spans[:, 0], spans[:, 1], path, "user_id")
+    item_keys, item = _unique_strings(buf, spans[:, 2], spans[:, 3], path, "business_id")
     return user_keys, user, item_keys, item, stars[:rows], ts[:rows]
 
 
@@ -268,24 +287,28 @@ def read_businesses(path):
         try:
             obj = json.loads(raw)
             bid, text = obj["business_id"], obj.get("categories")
-            if not isinstance(bid, str) or not isinstance(text, (str, list, type(None))):
+            if (not isinstance(bid, str) or not isinstance(text, (str, list, type(None)))
+                    or (isinstance(text, list) and not all(isinstance(c, str) for c in text))):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             if lineno == len(lines) and not raw.rstrip().endswith(b"}"):
                 warnings.warn(f"{path}:{lineno}: skipping the truncated last line", stacklevel=3)
                 continue
-            raise text_error(path, lineno, 'expected a JSON object with "business_id" and '
-                             '"categories"', raw.decode("utf-8", "replace")) from None
+            raise text_error(path, lineno, 'expected a JSON object with a string "business_id" and '
+                             '"categories" (a string, a list of strings or null)',
+                             raw.decode("utf-8", "replace")) from None
         # Older releases store categories as a list, newer ones as "A, B, C".
         parts = text.split(",") if isinstance(text, str) else (text or [])
         ids.append(bid)
         cats.append([c.strip() for c in parts if c.strip()])
+    nonempty(path, ids, "one JSON object per business")
     return np.array(ids, dtype=str), cats
 
 
 def load_yelp(folder):
     review_path, business_path = find_files(folder)
     user_keys, user, reviewed, item, stars, ts = read_reviews(review_path)
+    warn_anomalies(review_path, user, item, stars, SCALE)
     catalog, cats = read_businesses(business_path)
     item_keys = np.union1d(reviewed, catalog)
     item = np.searchsorted(item_keys, reviewed)[item]

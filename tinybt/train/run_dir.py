@@ -19,7 +19,7 @@ import time
 import warnings
 from pathlib import Path
 
-from tinybt.atomic import check_writable, write_text
+from tinybt.atomic import write_text
 from tinybt.data.fingerprint import changes
 from tinybt.errors import TinyBTError
 from tinybt.train.config import TrainConfig
@@ -42,17 +42,6 @@ def make_folder(path, cfg, root="runs"):
             return path
         except FileExistsError:
             continue
-
-
-def check_out(path):
-    """--out must be (or become) a folder we can write into; checked before any work is done."""
-    path = Path(path)
-    up = path
-    while not up.exists() and up != up.parent:
-        up = up.parent
-    if not up.is_dir():
-        raise TinyBTError(f"--out: {up} is a file, not a folder")
-    check_writable(up / ".tinybt-write-test", "--out")
 
 
 def create(path, cfg, data=None):

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from tinybt import __version__
+from tinybt.atomic import check_folder
 from tinybt.blas_threads import single_threaded_blas
 from tinybt.data.batching import epoch_batches
 from tinybt.errors import TinyBTError
@@ -109,7 +110,8 @@ def _nan_error(run, what, epoch, step):
     ck = run.path / run_dir.CHECKPOINT
     kept = (f"last good checkpoint kept at {ck}" if ck.exists()
             else "no checkpoint yet (it happened in the first epoch)")
-    return TinyBTError(f"{what} at epoch {epoch} step {step}; {kept}; try a lower --lr")
+    return TinyBTError(f"{what} at epoch {epoch} step {step}; {kept}; try a lower --lr "
+                       "(or a less extreme --lambd / --tau)")
 
 
 def run_epoch(run, progress=True, kill_after=None):
@@ -190,7 +192,7 @@ def setup(cfg=None, out=None, resume=None, threads=None):
     else:
         cfg.version = __version__
         path = Path(out) if out is not None else None
-        run_dir.check_out(path or "runs")       # an unwritable --out fails before any work
+        check_folder(path or "runs", "--out")   # an unwritable --out fails before any work
     cfg.validate()
     if cfg.threads is not None:
         import numba
