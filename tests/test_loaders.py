@@ -290,3 +290,78 @@ def test_escaped_ids_are_decoded(tmp_path):
     user_keys, user, item_keys, item, _, _ = yelp.read_reviews(path)
     assert list(user_keys) == ["café"] and list(user) == [0, 0]
     assert list(item_keys[item]) == ['b"1', "b"]
+
+
+# ---------------------------------------------------------------- malformed files: named, never a crash
+
+ML100K = {"u.data": "1\t1\t5\t881250949\n2\t2\t1\t891717742\n",
+          "u.user": "1|17|M|student|85711\n2|18|F|writer|94043\n",
+          "u.item": "1|A (1995)|01-Jan-1995||http://x|0|1|1\n2|B (1995)|01-Jan-1995||http://x|1|0|0\n",
+          "u.genre": "unknown|0\nAction|1\nComedy|2\n"}
+ML20M = {"ratings.csv": "userId,movieId,rating,timestamp\n1,2,3.5,1112486027\n",
+         "movies.csv": "movieId,title,genres\n2,Jumanji (1995),Adventure\n"}
+
+
+@pytest.mark.parametrize("name, files, loader, expect", [
+    ("movies.csv", dict(ML20M, **{"movies.csv": b"movieId,title,genres\n2,Caf\xe9 (1995),Drama\n"}),
+     movielens.load_ml20m, r"movies\.csv:2: not valid UTF-8 \(byte 0xe9\)"),
+    ("movies.csv", dict(ML20M, **{"movies.csv": b""}), movielens.load_ml20m,
+     r"movies\.csv:1: expected the header"),
+    ("movies.csv", dict(ML20M, **{"movies.csv": b"movieId,title,genres\n"}), movielens.load_ml20m,
+     r"movies\.csv: empty; expected one line per movie"),
+    ("movies.dat", dict(ML1M, **{"movies.dat": b""}), movielens.load_ml1m, r"movies\.dat: empty"),
+    ("u.genre", dict(ML100K, **{"u.genre": b"\n"}), movielens.load_ml100k, r"u\.genre: empty"),
+])
+def test_malformed_metadata_is_named(tmp_path, name, files, loader, expect):
+    for f, text in files.items():
+        (tmp_path / f).write_bytes(text if isinstance(text, bytes) else text.encode("latin-1"))
+    with pytest.raises(TinyBTError, match=expect):
+        loader(tmp_path)
+
+
+@pytest.mark.parametrize("user, why", [(b"u\xff1", "not valid UTF-8"), (b"u\\x1", "a bad JSON escape"),
+                                       (b"u\\ud800\\u", "a bad JSON escape")])
+def test_yelp_ids_that_are_not_text_are_named(tmp_path, user, why):
+    good = _review("u", "b", 4, "2016-01-01").encode()
+    (tmp_path / "review.json").write_bytes(good + _review("USER", "b", 3, "2016-01-02").encode()
+                                           .replace(b"USER", user))
+    with pytest.raises(TinyBTError, match=rf"review\.json:2: the user_id holds {why}"):
+        yelp.read_reviews(tmp_path / "review.json")
+
+
+@pytest.mark.parametrize("text, expect", [
+    ('{"business_id":"b1","categories":[1, 2]}\n', r"business\.json:1: expected a JSON object"),
+    ('{"business_id":"b1","categories":5}\n', r"business\.json:1: expected a JSON object"),
+    ("", r"business\.json: empty"), ("\n\n", r"business\.json: empty")])
+def test_yelp_business_file_is_checked(tmp_path, text, expect):
+    (tmp_path / "business.json").write_text(text)
+    with pytest.raises(TinyBTError, match=expect):
+        yelp.read_businesses(tmp_path / "business.json")
+
+
+@pytest.mark.parametrize("tail", ["\n", "\n\n", "\r\n\r\n", "\n \n"])
+def test_trailing_blank_lines_of_a_ratings_file_are_accepted(tmp_path, tail):
+    (tmp_path / "ratings.dat").write_text("1::10::5::978300760\n2::10::4::978301968" + tail)
+    user, item, rating, ts = movielens.read_ratings(tmp_path / "ratings.dat", b"::")
+    assert list(user) == [1, 2] and list(ts) == [978300760, 978301968]
+
+
+def test_a_blank_line_in_the_middle_is_still_an_error(tmp_path):
+    (tmp_path / "ratings.dat").write_text("1::10::5::978300760\n\n2::10::4::978301968\n")
+    with pytest.raises(TinyBTError, match=r"ratings\.dat:2: "):
+        movielens.read_ratings(tmp_path / "ratings.dat", b"::")
+
+
+def test_suspicious_rows_warn_once_with_counts(tmp_path):
+    ratings = ("1::10::5::978300760\n1::10::4::978300761\n1::10::3::978300762\n"   # one pair, 3 rows
+               "2::10::9::978301968\n9::20::0::978301969\n")                     # 9 and 0 off scale
+    folder = _write(tmp_path, dict(ML1M, **{"ratings.dat": ratings}), "latin-1")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = movielens.load_ml1m(folder)
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 3, messages
+    assert "ratings.dat: 2 ratings outside the scale 1..5" in messages[0]
+    assert "ratings.dat: 2 rows repeat a (user, item) pair already rated" in messages[1]
+    assert "users.dat: 1 users who rate are missing from it" in messages[2]
+    assert len(ds.user) == 5                                   # warned, not dropped

@@ -37,11 +37,12 @@ class AugmentConfig:
 
     @classmethod
     def parse(cls, text):
-        """"crop:0.6,mask:0.3,reorder:0.6" -> config; an op without ":rate" keeps its default."""
+        """"crop:0.6,mask:0.3,reorder:0.6" -> config; an op without ":rate" keeps its default
+        ("mask:" with nothing after the colon is an error, not the default)."""
         rates, ops = {}, []
         for part in text.split(","):
-            name, _, rate = part.strip().partition(":")
-            if name not in OPS or name in ops:
+            name, colon, rate = part.strip().partition(":")
+            if name not in OPS or name in ops or (colon and not rate):
                 raise ValueError(f"bad augmentation {part.strip()!r} in {text!r}: expected a "
                                  f"comma-separated list of distinct {'/'.join(OPS)}[:rate], "
                                  "e.g. 'crop:0.6,mask:0.3,reorder:0.6'")
