@@ -234,8 +234,9 @@ def test_ctrl_c_exits_130(world, tmp_path):
                          # a background job inherits an ignored SIGINT: give the child Python's handler
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
-    while not (tmp_path / "r" / "config.json").exists() and time.time() < deadline:
-        time.sleep(0.2)
+    while not (tmp_path / "r" / "metrics.jsonl").exists() and time.time() < deadline:   # in the loop
+        time.sleep(0.1)
+    assert p.poll() is None
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=120)
-    assert p.returncode == 130 and err.rstrip().endswith("aborted")
+    assert p.returncode == 130 and err.rstrip().endswith("aborted"), err[-2000:]

@@ -211,3 +211,63 @@ def test_non_finite_optimiser_state_stops_the_run(own_data, tmp_path, over):
     if (tmp_path / "r" / "checkpoint.npz").exists():      # whatever was saved is finite
         with np.load(tmp_path / "r" / "checkpoint.npz") as z:
             assert all(np.isfinite(z[k]).all() for k in z.files if z[k].dtype.kind == "f")
+
+
+def test_non_finite_gradients_stop_the_run_at_that_step(own_data, tmp_path, monkeypatch):
+    from tinybt.train import trainer
+
+    real = trainer._barlow_step
+
+    def step(run, rows):                       # a finite loss whose gradient holds an inf
+        loss, parts, backward = real(run, rows)
+
+        def bad_backward():
+            grads = backward()
+            grads["item_emb.weight"][1, 0] = np.inf
+            return grads
+        return loss, parts, bad_backward
+
+    monkeypatch.setattr(trainer, "_barlow_step", step)
+    with pytest.raises(TinyBTError, match="gradients became non-finite at epoch 1 step 1"):
+        train(tiny_config(own_data), out=tmp_path / "r", progress=False)
+
+
+def test_resume_while_the_run_trains_in_another_process_is_refused(tmp_path):
+    env = dict(os.environ)
+    first = subprocess.Popen([sys.executable, "-m", "tinybt", "train", "--dataset", "synthetic", "--epochs", "50",
+                              "--out", tmp_path / "r", "--no-probe"], stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "r" / "config.json").exists() and time.time() < deadline:
+            time.sleep(0.1)
+        second = subprocess.run([sys.executable, "-m", "tinybt", "train", "--resume", tmp_path / "r"],
+                                capture_output=True, text=True, env=env)
+        assert first.poll() is None, "the first run ended before the second started"
+        assert second.returncode == 2
+        assert second.stderr.splitlines() == [f"error: --resume: {tmp_path / 'r'} is in use by another tinybt "
+                                              "process (training, resuming or probing it); wait until it ends"]
+    finally:
+        first.kill()
+        first.wait()
+
+
+@pytest.mark.parametrize("args, flag", [(["probe", "{run}"], "RUN_DIR"), (["train", "--resume", "{run}"], "--resume")])
+def test_unwritable_run_folder_is_one_line_before_any_work(run, monkeypatch, args, flag):
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def read_only(*a, dir=None, **k):          # what a read-only folder does, even to root
+        if dir is not None and os.path.samefile(dir, run):
+            raise PermissionError(13, "Permission denied", str(run / "x.tmp"))
+        return real(*a, dir=dir, **k)
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    code, _, err = invoke(*[a.replace("{run}", str(run)) for a in args])
+    assert code == 2 and err == f"error: {flag}: cannot write {run / '.lock'} (Permission denied)\n"
+
+
+def test_data_info_takes_min_interactions(own_data):
+    code, out, err = invoke("data", "info", "ml-1m", "--data-dir", own_data, "--min-interactions", "20")
+    assert code == 0, err
+    assert "after the min-20 filter" in out

@@ -80,6 +80,9 @@ def load_config(path, flag="--resume"):
     except TinyBTError as e:
         raise TinyBTError(f"{f}: {e}") from None
     if _DATA_DIR.get() is not None:
+        if cfg.dataset == "synthetic":
+            raise TinyBTError("--data-dir: the run's synthetic dataset is generated, not read from files; "
+                              "drop --data-dir")
         cfg.data_dir = _DATA_DIR.get()
     elif cfg.data_dir is not None and not Path(cfg.data_dir).is_dir():
         raise TinyBTError(f"{f}: the run's data folder {cfg.data_dir} does not exist (moved?); "

@@ -36,6 +36,7 @@ from tinybt import __version__
 from tinybt.atomic import check_folder
 from tinybt.blas_threads import single_threaded_blas
 from tinybt.data.batching import epoch_batches
+from tinybt.data.fingerprint import fingerprint
 from tinybt.errors import TinyBTError
 from tinybt.losses.barlow import LossInputError
 from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init
@@ -44,7 +45,6 @@ from tinybt.models.encoder import EncoderConfig
 from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
-from tinybt.data.fingerprint import fingerprint
 from tinybt.train import checkpoint, lock, run_dir
 from tinybt.train.config import TrainConfig, check_memory
 from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs
