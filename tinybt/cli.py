@@ -21,6 +21,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     click.echo(f"warning: {message}", err=True)
 
 
+def _show_click_error(e):
+    """A bad flag or command as one line (`tinybt` or `tinybt data` alone still show their help)."""
+    if isinstance(e, getattr(click.exceptions, "NoArgsIsHelpError", ())):
+        e.show()
+        return
+    hint = f" (see `{e.ctx.command_path} --help`)" if isinstance(e, click.UsageError) and e.ctx else ""
+    click.echo(f"error: {e.format_message()}{hint}", err=True)
+
+
 class _Group(click.Group):
     """Runs a subcommand with one-line errors and warnings (also under click's CliRunner)."""
 
@@ -35,7 +44,7 @@ class _Group(click.Group):
             except click.ClickException as e:       # a bad flag value, an unknown command
                 if debug:
                     raise
-                click.echo(f"error: {e.format_message()}", err=True)
+                _show_click_error(e)
                 ctx.exit(e.exit_code)
             except Exception as e:                  # KeyboardInterrupt passes: click makes it exit 130
                 if debug:
@@ -281,6 +290,6 @@ def main():
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as e:           # a bad option of `tinybt` itself
-        click.echo(f"error: {e.format_message()}", err=True)
+        _show_click_error(e)
         sys.exit(e.exit_code)
     sys.exit(rv if isinstance(rv, int) else 0)
