@@ -22,3 +22,14 @@ def test_error_mid_write_keeps_the_old_file_and_no_temporary(tmp_path):
             raise RuntimeError("crash")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]
+
+
+def test_an_unwritable_target_is_named_not_its_temporary(tmp_path):
+    from tinybt.errors import TinyBTError
+
+    with pytest.raises(TinyBTError, match=f"^cannot write {tmp_path / 'no' / 'x.npy'} \\(its folder does not exist\\)$"):
+        with atomic_open(tmp_path / "no" / "x.npy"):
+            pass
+    (tmp_path / "f").write_text("a file")
+    with pytest.raises(TinyBTError, match=f"^cannot write {tmp_path / 'f' / 'x.npy'} \\(Not a directory\\)$"):
+        write_text(tmp_path / "f" / "x.npy", "")

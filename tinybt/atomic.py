@@ -18,23 +18,27 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def _temp_file(path, what):
-    """mkstemp next to `path`; an unwritable place -> TinyBTError naming `what` and `path`."""
+def _temp_file(path, prefix="", shown=None):
+    """mkstemp next to `path`; an unwritable place -> TinyBTError "{prefix}cannot write {shown or path} (why)"."""
     try:
         return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
         why = "its folder does not exist" if isinstance(e, FileNotFoundError) else e.strerror
-        raise TinyBTError(f"{what}cannot write {path} ({why})") from None
+        raise TinyBTError(f"{prefix}cannot write {shown or path} ({why})") from None
+
+
+def _try_write(path, flag, shown=None):
+    fd, tmp = _temp_file(Path(path), f"{flag}: " if flag else "", shown)
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def check_writable(path, flag=None):
-    """Raise TinyBTError now (before any long computation) unless `path` can be written."""
+    """Raise TinyBTError now (before any long computation) unless file `path` can be written."""
     path = Path(path)
     if path.is_dir():
         raise TinyBTError(f"{flag + ': ' if flag else ''}{path} is a folder, expected a file name")
-    fd, tmp = _temp_file(path, flag + ": " if flag else "")
-    os.close(fd)
-    os.unlink(tmp)
+    _try_write(path, flag)
 
 
 def check_folder(path, flag):
@@ -44,7 +48,7 @@ def check_folder(path, flag):
         up = up.parent
     if not up.is_dir():
         raise TinyBTError(f"{flag}: {up} is a file, not a folder")
-    check_writable(up / ".tinybt-write-test", flag)
+    _try_write(up / "probe", flag, shown=f"into {up}")
 
 
 @contextlib.contextmanager
