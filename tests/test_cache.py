@@ -10,6 +10,11 @@ from tinybt.data import cache, load
 from tinybt.data.writers import write_dataset
 from test_writers import interactions, random_dataset
 
+# random datasets repeat (user, item) pairs and leave out users: what the loaders warn
+# about (tested in test_loaders.py), not what these tests check
+pytestmark = [pytest.mark.filterwarnings("ignore:.*repeat a \\(user, item\\) pair"),
+              pytest.mark.filterwarnings("ignore:.*users who rate are missing")]
+
 
 @pytest.fixture
 def folder(tmp_path, monkeypatch):

@@ -13,6 +13,11 @@ from tinybt.data.movielens import AGE_NAMES, GENDERS, OCCUPATIONS_1M
 from tinybt.data.writers import write_dataset
 from tinybt.errors import TinyBTError
 
+# random datasets repeat (user, item) pairs and leave out users: what the loaders warn
+# about (tested in test_loaders.py), not what these tests check
+pytestmark = [pytest.mark.filterwarnings("ignore:.*repeat a \\(user, item\\) pair"),
+              pytest.mark.filterwarnings("ignore:.*users who rate are missing")]
+
 GENRES = ["Action", "Comedy", "Drama", "Film-Noir", "Children's", "Sci & Fi", "Café"]
 
 
