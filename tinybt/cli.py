@@ -79,6 +79,8 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--split-seed", type=int, default=_T.split_seed, show_default=True)
 @click.option("--min-interactions", type=int, default=_T.min_interactions, show_default=True,
               help="Users with fewer interactions are dropped.")
+@click.option("--pretrain-users", type=click.Choice(["all", "train"]), default=_T.pretrain_users, show_default=True,
+              help="Pretrain on every user's history, or on train users only.")
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<objective>-<encoder>-<time>].")
 @click.option("--resume", default=None, help="Continue the run in this folder with its saved config.")
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
