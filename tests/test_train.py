@@ -45,6 +45,20 @@ def test_config_round_trips_through_json():
         TrainConfig.from_json(json.dumps({"dim": 8, "colour": "red"}))
 
 
+def test_pretrain_users_all_by_default_and_old_runs_load_as_train(data_dir, tmp_path):
+    assert TrainConfig().pretrain_users == "all"
+    old = json.loads(TrainConfig(dim=8).to_json())
+    del old["pretrain_users"]                      # a config.json written before the field existed
+    assert TrainConfig.from_json(json.dumps(old)).pretrain_users == "train"
+    with pytest.raises(TinyBTError, match="--pretrain-users: expected all or train"):
+        TrainConfig(pretrain_users="some").validate()
+    seqs = trainer.load_sequences(tiny_config(data_dir))[1]
+    every = trainer.setup(tiny_config(data_dir), out=tmp_path / "a").rows
+    held_out = trainer.setup(tiny_config(data_dir, pretrain_users="train"), out=tmp_path / "b").rows
+    assert np.array_equal(every, np.arange(seqs.n_users))              # every history, never a future
+    assert np.array_equal(held_out, seqs.rows("train"))
+
+
 # ---- examples -------------------------------------------------------------------
 
 @settings(max_examples=30, deadline=None)
