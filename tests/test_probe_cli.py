@@ -170,3 +170,27 @@ def test_train_ends_with_a_probe_table_unless_no_probe(tmp_path, monkeypatch, ca
     assert rows["Barlow Twins (gru)"] != rows[RANDOM]          # one epoch of training moved it
     code, out, _ = run_cli([*common, "--out", tmp_path / "b", "--no-probe"], monkeypatch, capsys)
     assert code == 0 and "###" not in out and not (tmp_path / "b" / "results.json").exists()
+
+
+def test_a_task_with_too_few_labels_is_skipped_with_a_note_not_the_table(untrained_run, monkeypatch):
+    import tinybt.evaluate as ev
+    from tinybt.probe.report import format_markdown
+
+    _, ds, seqs = untrained_run
+    real = ev.make_labels
+
+    def few_mainstream_labels(ds, seqs, task):
+        y, names = real(ds, seqs, task)
+        return (np.where(np.arange(len(y)) < 3, y, -1) if task == "mainstream" else y), names
+
+    monkeypatch.setattr(ev, "make_labels", few_mainstream_labels)
+    X = np.random.default_rng(0).standard_normal((seqs.n_users, 4))
+    scores = ev.score({"x": [{"features": X, "items": None}]}, ds, seqs, ["favorite_genre", "mainstream"],
+                      label_fractions=(1.0,), seeds=1, folds=2)
+    assert scores["probe"]["mainstream"].startswith("skipped: only")
+    assert isinstance(scores["probe"]["favorite_genre"], dict)
+    results = ev.summarise(scores, n_boot=50)
+    meta = {"dataset": "synthetic", "pretrain_text": "p", "folds": 2, "split": "test", "seeds": 1,
+            "label_fractions": [1.0]}
+    md = format_markdown(results, meta)
+    assert "Task 'mainstream' skipped: only" in md and "| x | 1 |" in md

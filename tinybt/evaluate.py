@@ -12,6 +12,7 @@ arms can be compared user by user (stats.py). compare.py uses the same functions
 -> results.json + results.md in the run folder (atomically) and the tables as text.
 """
 
+import contextlib
 import multiprocessing
 import time
 from dataclasses import asdict
@@ -141,11 +142,12 @@ def score(arms, ds, seqs, tasks, label_fractions=LABEL_FRACTIONS, seeds=5, split
     _JOBS.update(arms=arms, split=seqs.split, labels={t: make_labels(ds, seqs, t)[0] for t in tasks},
                  kw=dict(pool=split, folds=folds, label_fractions=label_fractions, seeds=seeds, seed=seed))
     work = [(a, r, t) for t in tasks for a in arms for r in range(len(arms[a]))]
-    if jobs > 1:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            done = pool.map(_probe_job, work, chunksize=1)
-    else:
-        done = list(map(_probe_job, work))
+    done = []
+    with multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
+        for (a, r, t), res in zip(work, pool.imap(_probe_job, work) if pool else map(_probe_job, work)):
+            done.append(res)
+            if echo:
+                echo(f"probe {len(done)}/{len(work)} ({a}, run {r + 1}, {t}) at {time.perf_counter() - t0:.0f} s")
     _JOBS.clear()
     out = {"probe": {t: {a: [] for a in arms} for t in tasks}}
     for (a, _, t), res in zip(work, done):
