@@ -127,6 +127,8 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--split-seed", type=int, default=_T.split_seed, show_default=True)
 @click.option("--min-interactions", type=int, default=_T.min_interactions, show_default=True,
               help="Users with fewer interactions are dropped.")
+@click.option("--pretrain-users", type=click.Choice(["all", "train"]), default=_T.pretrain_users, show_default=True,
+              help="Pretrain on every user's history, or on train users only.")
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<objective>-<encoder>-<time>].")
 @click.option("--resume", default=None,
               help="Continue the run in this folder with its saved config (--data-dir: where its data is now).")
@@ -155,48 +157,68 @@ def train(ctx, out, resume, threads, no_probe, **settings):
         ctx.invoke(probe, run_dir=str(path))
 
 
-@cli.command()
+_EVAL_HELP = "Evaluation protocol: docs/protocol.md."
+
+
+def _eval_options(f):
+    """Flags probe and compare share (one definition each)."""
+    for opt in reversed([
+        click.option("--tasks", default=None, help="Comma-separated [default: the dataset's default tasks, docs/protocol.md]."),
+        click.option("--label-fractions", default="0.01,0.1,1", show_default=True,
+                     help="Fractions of the training folds' users that get a label."),
+        click.option("--seeds", type=int, default=5, show_default=True, help="Label subsets per fraction."),
+        click.option("--folds", type=int, default=5, show_default=True, help="Stratified cross-validation folds."),
+        click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
+                     help="Pool: test = every user outside the validation split (report); val = validation users (tuning)."),
+        click.option("--jobs", type=int, default=min(4, os.cpu_count() or 1), show_default=True,
+                     help="Probe processes (forked; each a copy-on-write copy of the features)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+@cli.command(epilog=_EVAL_HELP)
 @click.argument("run_dir", type=click.Path())
-@click.option("--tasks", default=None, help="Comma-separated [default: the dataset's SPEC tasks].")
-@click.option("--label-fractions", default="0.01,0.1,1", show_default=True, help="Fractions of train users labelled.")
-@click.option("--seeds", type=int, default=5, show_default=True, help="Label subsets per fraction.")
-@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
-              help="val: report validation accuracy (for tuning) to results-val.json/.md.")
+@_eval_options
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
 @click.option("--data-dir", default=None, help="Where the run's data is now, if it moved.")
-def probe(run_dir, tasks, label_fractions, seeds, split, threads, data_dir):
-    """Linear probes of a run's frozen user vectors, with the reference rows -> results.json/.md."""
+def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, threads, data_dir):
+    """Cross-validated linear probes and next-item retrieval of a run's frozen user vectors,
+    with the reference rows and 95 % intervals -> results.json/.md (results-val.* for --split val)."""
     from tinybt.evaluate import check_run_dir, evaluate, parse_list
     from tinybt.train import lock
     from tinybt.train.config import use_threads
     from tinybt.train.run_dir import data_moved_to
 
+    if jobs < 1:
+        raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
     fractions = parse_list(label_fractions, "--label-fractions", float)
     use_threads(threads)
     with lock.acquire(check_run_dir(run_dir), "RUN_DIR"), data_moved_to(data_dir):
-        _, md = evaluate(run_dir, parse_list(tasks, "--tasks"), fractions, seeds, split,
+        _, md = evaluate(run_dir, parse_list(tasks, "--tasks"), fractions, seeds, split, folds, jobs,
                          echo=lambda s: click.echo(s, err=True))
     click.echo(md)
 
 
-@cli.command()
+@cli.command(epilog=_EVAL_HELP)
 @click.option("--batch-sizes", default="16,32,64,128,256", show_default=True)
+@click.option("--seeds-pretrain", type=int, default=3, show_default=True,
+              help="Pretraining seeds per (objective, batch size): seed, seed+1, ...")
 @click.option("--lr-scaling", type=click.Choice(["none", "sqrt"]), default="none", show_default=True,
               help="Peak lr per batch size: the same, or lr·sqrt(B/128).")
 @click.option("--out", default=None, help="Folder [default: runs/compare-<dataset>-<encoder>].")
-@click.option("--tasks", default=None, help="Comma-separated [default: the dataset's SPEC tasks].")
-@click.option("--label-fractions", default="0.01,0.1,1", show_default=True)
-@click.option("--seeds", type=int, default=5, show_default=True)
-@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
-              help="val: tune on validation accuracy.")
-def compare(batch_sizes, lr_scaling, out, tasks, label_fractions, seeds, split, **settings):
-    """Barlow Twins vs dual encoder at each batch size (same examples seen), probed -> OUT/compare.md."""
+@_eval_options
+def compare(batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_fractions, seeds, folds, split, jobs, **settings):
+    """Barlow Twins vs dual encoder at each batch size (same examples seen, several pretraining seeds),
+    evaluated with paired 95 % intervals -> OUT/compare.md."""
     from tinybt.compare import compare as run_compare
     from tinybt.evaluate import parse_list
 
+    if jobs < 1:
+        raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
     md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
                      parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
-                     seeds, split, echo=lambda s: click.echo(s, err=True))
+                     seeds, split, folds, seeds_pretrain, jobs, echo=lambda s: click.echo(s, err=True))
     click.echo(md.read_text())
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from tinybt.errors import TinyBTError
 
+PRETRAIN_USERS = ("all", "train")
+
 
 @dataclass
 class TrainConfig:
@@ -45,6 +47,7 @@ class TrainConfig:
     seed: int = 0                      # init, shuffling, augmentations, cut points
     split_seed: int = 0                # train/val/test user split (independent of seed)
     min_interactions: int = 5
+    pretrain_users: str = "all"        # all: every user's history (never a future or label) | train: train users only
     threads: int | None = None         # numba threads; not part of the maths
     version: str = ""                  # tinybt.__version__ that wrote the run
 
@@ -92,6 +95,8 @@ class TrainConfig:
         need(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay",
              f"must be >= 0, got {self.weight_decay}")
         need(math.isfinite(self.grad_clip) and self.grad_clip >= 0, "--grad-clip", f"must be >= 0, got {self.grad_clip}")
+        need(self.pretrain_users in PRETRAIN_USERS, "--pretrain-users",
+             f"expected all or train, got {self.pretrain_users!r}")
         need(self.min_interactions >= 2, "--min-interactions", f"must be at least 2, got {self.min_interactions}")
         need(self.seed >= 0, "--seed", f"must be >= 0, got {self.seed}")
         need(self.split_seed >= 0, "--split-seed", f"must be >= 0, got {self.split_seed}")
@@ -133,7 +138,7 @@ class TrainConfig:
                 raise TinyBTError(f"{source}: \"{k}\" must be {names}, got {json.dumps(v)}")
             if types[k] is float:
                 d[k] = float(v)
-        return cls(**d)
+        return cls(**({"pretrain_users": "train"} | d))   # runs written before the field pretrained on train users
 
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", type(None): "null"}

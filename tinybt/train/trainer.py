@@ -79,7 +79,7 @@ class Run:
     path: Path
     seqs: object
     enc: EncoderConfig
-    rows: np.ndarray          # the train users this objective draws from
+    rows: np.ndarray          # the users this objective draws from (cfg.pretrain_users)
     params: dict
     buffers: dict
     opt: Adam
@@ -203,7 +203,8 @@ def setup(cfg=None, out=None, resume=None, threads=None):
     data = fingerprint(ds)
     if resume is not None:
         run_dir.check_data(path, data)
-    rows = seqs.rows("train")
+    # "all": every user's history (never a future window or a label), the few-labels setting
+    rows = np.arange(seqs.n_users) if cfg.pretrain_users == "all" else seqs.rows("train")
     if cfg.objective == "dual":
         rows = rows[history_lengths(seqs, rows) >= 2]
     if len(rows) < cfg.batch_size:
