@@ -61,6 +61,17 @@ def test_embed_probe_and_resume_refuse_changed_data_and_say_what_changed(run, ow
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 
+def test_compare_refuses_to_reuse_runs_trained_on_other_data(own_data, tmp_path):
+    args = ["compare", "--dataset", "ml-1m", "--data-dir", own_data, "--epochs", "1", "--batch-sizes", "32",
+            "--seeds-pretrain", "1", "--dim", "8", "--max-len", "10", "--projector", "16-16",
+            "--tasks", "gender", "--label-fractions", "1", "--seeds", "1", "--folds", "2", "--jobs", "1",
+            "--out", tmp_path / "cmp"]
+    assert invoke(*args)[0] == 0
+    drop_user(own_data, 1)
+    code, _, err = invoke(*args)
+    assert code == 2 and "data.json: the data differs" in err and "interactions" in err, err
+
+
 def test_new_items_are_a_named_change_not_a_crash(run, own_data, tmp_path):
     with open(own_data / "ratings.dat", "a") as f:
         f.write("1::99999::4::978300000\n")

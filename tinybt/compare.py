@@ -84,6 +84,7 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
             label_fractions=LABEL_FRACTIONS, seeds=5, split="test", folds=FOLDS, seeds_pretrain=SEEDS_PRETRAIN,
             jobs=1, echo=print):
     """settings: TrainConfig fields shared by every run. Returns the markdown file written."""
+    from tinybt.data.fingerprint import fingerprint
     from tinybt.train import checkpoint, run_dir
     from tinybt.train.config import TrainConfig
     from tinybt.train.trainer import encoder_config, load_sequences
@@ -120,7 +121,9 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     t0 = time.perf_counter()
     enc = encoder_config(base, seqs)
     arms = {}
+    data = fingerprint(ds)
     for r in runs:
+        run_dir.check_data(r["run_dir"], data)      # a reused run trained on other data has other vectors
         params = checkpoint.load(Path(r["run_dir"]) / run_dir.CHECKPOINT)[0]
         arms.setdefault(row_name(r["objective"], r["batch_size"]), []).append(encoder_run(params, enc, seqs))
     arms |= reference_arms([replace(base, seed=s) for s in pretrain_seeds], seqs, enc)
