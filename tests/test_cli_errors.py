@@ -64,6 +64,7 @@ CASES = [
     ("augment-empty-rate", ["train", "--augment", "mask:", "--out", "{w}/new"], "--augment: ", None),
     ("heads-gru", ["train", "--heads", "4", "--out", "{w}/new"], "--heads: only the transformer", None),
     ("layers-gru", ["train", "--layers", "3", "--out", "{w}/new"], "--layers: only the transformer", None),
+    ("compare-heads-gru", ["compare", "--heads", "4", "--out", "{w}/cmp"], "--heads: only the transformer", None),
     ("synthetic-data-dir", ["train", "--data-dir", "{w}/data", "--out", "{w}/new"], "--data-dir: the synthetic",
      None),
     ("huge-dim", ["train", *tiny_flags("{w}/data", dim=100_000_000), "--out", "{w}/new"], "--dim: training would",

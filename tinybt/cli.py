@@ -148,13 +148,18 @@ def train(ctx, out, resume, threads, no_probe, **settings):
         with run_dir.data_moved_to(settings["data_dir"]):
             path = run_training(resume=resume, threads=threads)
     else:
-        for k in ("heads", "layers"):       # a flag that would change nothing is a mistake, not a no-op
-            if k in given and settings["encoder"] == "gru":
-                raise TinyBTError(f"--{k}: only the transformer has {k}; drop --{k} or pass --encoder transformer")
+        _refuse_transformer_flags(given, settings["encoder"])
         path = run_training(TrainConfig(**settings, threads=threads), out=out)
     click.echo(f"run folder: {path}")
     if not no_probe:
         ctx.invoke(probe, run_dir=str(path))
+
+
+def _refuse_transformer_flags(given, encoder):
+    """A flag that would change nothing is a mistake, not a no-op."""
+    for k in ("heads", "layers"):
+        if k in given and encoder == "gru":
+            raise TinyBTError(f"--{k}: only the transformer has {k}; drop --{k} or pass --encoder transformer")
 
 
 _EVAL_HELP = "Evaluation protocol: docs/protocol.md."
@@ -208,12 +213,16 @@ def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, threads, d
               help="Peak lr per batch size: the same, or lr·sqrt(B/128).")
 @click.option("--out", default=None, help="Folder [default: runs/compare-<dataset>-<encoder>].")
 @_eval_options
-def compare(batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_fractions, seeds, folds, split, jobs, **settings):
+@click.pass_context
+def compare(ctx, batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_fractions, seeds, folds, split, jobs,
+            **settings):
     """Barlow Twins vs dual encoder at each batch size (same examples seen, several pretraining seeds),
     evaluated with paired 95 % intervals -> OUT/compare.md."""
     from tinybt.compare import compare as run_compare
     from tinybt.evaluate import parse_list
 
+    _refuse_transformer_flags([k for k in settings if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE],
+                              settings["encoder"])
     if jobs < 1:
         raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
     md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
