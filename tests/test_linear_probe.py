@@ -157,8 +157,6 @@ def test_val_pool_is_the_validation_users_and_disjoint_from_the_report_pool():
 @given(seed=st.integers(0, 10_000), n=st.integers(5, 80), K=st.integers(1, 6), k=st.integers(2, 5))
 def test_folds_are_stratified_balanced_and_deterministic(seed, n, K, k):
     y = np.random.default_rng(seed).integers(0, K, size=n)
-    if n < k:
-        return
     fold = stratified_folds(y, k, seed)
     assert np.array_equal(fold, stratified_folds(y, k, seed))
     assert set(fold.tolist()) == set(range(k))
@@ -167,6 +165,11 @@ def test_folds_are_stratified_balanced_and_deterministic(seed, n, K, k):
     for c in np.unique(y):
         per_fold = np.bincount(fold[y == c], minlength=k)
         assert per_fold.max() - per_fold.min() <= 1
+
+
+def test_too_few_users_for_the_folds_is_a_clear_error():
+    with pytest.raises(TinyBTError, match="--folds: need 2 <= folds <= 3"):
+        stratified_folds(np.array([0, 1, 0]), 4, seed=0)
 
 
 def test_too_few_labelled_users_is_its_own_error():
