@@ -25,8 +25,10 @@ average gives exactly ∂L/∂θ (tests/test_ddp.py: ≤ 1e-10 relative in float
 
 nn.SyncBatchNorm would be the standard tool, but in torch 2.13 it refuses CPU tensors
 ("SyncBatchNorm expected input tensor to be on GPU or XPU ..."), so SyncedBatchNorm1d
-below all-reduces the batch moments itself with torch.distributed.nn's differentiable
-all_reduce. These collectives run on their own process group, apart from DDP's
+below all-reduces the batch moments itself. The collectives are the differentiable ones
+of torch.distributed._functional_collectives (all_reduce: backward all_reduce; all_gather:
+backward reduce-scatter), which torch 2.13 names as the replacement of the deprecated
+torch.distributed.nn.functional; they run on their own process group, apart from DDP's
 gradient buckets.
 """
 
@@ -38,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
+import torch.distributed._functional_collectives as funcol
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # so `torch_port` imports as a package
@@ -70,7 +72,7 @@ def world():
 
 def allsum(t):
     """Σ over processes, differentiable (its backward sums the gradients over processes too)."""
-    return dist_nn.all_reduce(t, group=GROUP) if world() > 1 else t
+    return funcol.all_reduce(t, "sum", GROUP) if world() > 1 else t
 
 
 def global_moments(x):
@@ -118,7 +120,7 @@ class DualEncoder(models.DualEncoder):
         u, e = models.Encoder.forward(self, ids, lengths), self.item_emb(targets)
         first = dist.get_rank() * len(u) if world() > 1 else 0    # equal slices: rank r holds rows r·n ...
         if world() > 1:
-            e = torch.cat(dist_nn.all_gather(e, group=GROUP))
+            e = funcol.all_gather_single(e, 0, GROUP)
             ids_all = [torch.empty_like(targets) for _ in range(world())]
             dist.all_gather(ids_all, targets, group=GROUP)
             targets = torch.cat(ids_all)
@@ -195,8 +197,8 @@ def train(cfg, out, rank, world_size, echo=print):
     enc = encoder_config(cfg, seqs)
     rng = np.random.default_rng(cfg.seed)          # tinybt's order of draws: init, then the epochs
     model = build_model(cfg, enc, *init_model(cfg, enc, rng))
-    # the buffers (BatchNorm running stats) are identical on every process by construction
-    ddp = nn.parallel.DistributedDataParallel(model, broadcast_buffers=False) if world_size > 1 else model
+    # the BatchNorm running stats are identical on every process by construction: no per-step broadcast
+    ddp = nn.parallel.DistributedDataParallel(model, forward_sync_buffers=False) if world_size > 1 else model
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     aug, out = cfg.augment_config(), Path(out)
     if rank == 0:
