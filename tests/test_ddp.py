@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from torch_port import models, train_ddp as ddp  # noqa: E402
 
+from tinybt.errors import TinyBTError  # noqa: E402
 from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init  # noqa: E402
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init  # noqa: E402
 from tinybt.models.encoder import EncoderConfig  # noqa: E402
@@ -141,6 +142,12 @@ def test_two_processes_match_one_process_and_tinybt(two_processes, name, dt):
     assert_same(*two, *one, tol)
     assert_same(*one, *tinybt_step(name), tol)
     assert_same(*two, *tinybt_step(name), tol)
+
+
+def test_batch_must_split_evenly(tmp_path):
+    with pytest.raises(TinyBTError, match="batch_size: 63 is not a multiple of the 2 processes"):
+        ddp.train(TrainConfig(batch_size=63), tmp_path / "run", rank=0, world_size=2)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.slow

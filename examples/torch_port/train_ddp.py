@@ -187,7 +187,7 @@ def train(cfg, out, rank, world_size, echo=print):
     cfg.validate()
     B = cfg.batch_size
     if B % world_size:
-        raise TinyBTError(f"--batch-size: {B} is not a multiple of the {world_size} processes")
+        raise TinyBTError(f"batch_size: {B} is not a multiple of the {world_size} processes (each takes B/N rows)")
     _, seqs = load_sequences(cfg)
     rows = seqs.rows("train")
     if cfg.objective == "dual":
