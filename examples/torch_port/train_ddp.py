@@ -118,13 +118,11 @@ class DualEncoder(models.DualEncoder):
     def forward(self, ids, lengths, targets):
         """This process's users against every process's next items -> (global loss,)."""
         u, e = models.Encoder.forward(self, ids, lengths), self.item_emb(targets)
-        first = dist.get_rank() * len(u) if world() > 1 else 0    # equal slices: rank r holds rows r·n ...
-        if world() > 1:
-            e = funcol.all_gather_single(e, 0, GROUP)
-            ids_all = [torch.empty_like(targets) for _ in range(world())]
-            dist.all_gather(ids_all, targets, group=GROUP)
-            targets = torch.cat(ids_all)
-        pos = first + torch.arange(len(u))
+        pos = torch.arange(len(u))                  # row i's positive column
+        if world() > 1:                             # equal slices: process r holds global rows r·n ... r·n + n − 1
+            pos = pos + dist.get_rank() * len(u)
+            e = funcol.all_gather_single(e, 0, GROUP)           # backward: reduce-scatter, Σ over processes
+            targets = funcol.all_gather_single(targets, 0, GROUP)
         return (allsum(losses.dual_encoder_loss(u, e, targets, self.tau, pos, reduction="sum")) / len(e),)
 
 
