@@ -13,7 +13,7 @@ from tinybt.golden import NO_MATCH, compare, load, report
 
 
 def split(arrays, kind):
-    """{"input/x": a, "param/w": b} , "input" -> {"x": a}."""
+    """The arrays of one kind, prefix cut: ({"input/x": a, "param/w": b}, "input") -> {"x": a}."""
     p = kind + "/"
     return {k[len(p):]: v for k, v in arrays.items() if k.startswith(p)}
 

@@ -150,6 +150,12 @@ def test_batch_must_split_evenly(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_refuses_an_existing_run(tmp_path):
+    run_dir.create(tmp_path / "run", TrainConfig())
+    with pytest.raises(TinyBTError, match="already holds a run"):
+        ddp.train(TrainConfig(), tmp_path / "run", rank=0, world_size=1)
+
+
 @pytest.mark.slow
 def test_torchrun_run_matches_tinybt_and_is_probed(tmp_path, monkeypatch, capsys):
     """`torchrun --nproc_per_node 2 train_ddp.py` on a tiny synthetic run writes the run folder

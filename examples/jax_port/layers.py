@@ -29,17 +29,20 @@ def layernorm(x, p, eps=1e-5):
     return (x - mu) / jnp.sqrt(var + eps) * p["weight"] + p["bias"]
 
 
-def batchnorm_train(x, p, eps=1e-5, momentum=0.1):
-    """x (N, C) -> (out, running_mean, running_var). Normalises with the biased batch variance;
-    the running variance is updated with the unbiased one (torch's BatchNorm1d)."""
-    n = x.shape[0]
+def batchnorm_train(x, p, eps=1e-5):
+    """x (N, C) -> (out, batch mean, biased batch variance): normalised with the batch's own
+    statistics, then scaled and shifted when p holds weight/bias (affine)."""
     mu, var = x.mean(0), x.var(0)
     out = (x - mu) / jnp.sqrt(var + eps)
     if "weight" in p:
         out = out * p["weight"] + p["bias"]
-    running_mean = (1 - momentum) * p["running_mean"] + momentum * mu
-    running_var = (1 - momentum) * p["running_var"] + momentum * var * n / (n - 1)
-    return out, running_mean, running_var
+    return out, mu, var
+
+
+def running_stats(p, mu, var, n, momentum=0.1):
+    """The new (running_mean, running_var): momentum-weighted, with the UNBIASED batch variance."""
+    return ((1 - momentum) * p["running_mean"] + momentum * mu,
+            (1 - momentum) * p["running_var"] + momentum * var * n / (n - 1))
 
 
 def batchnorm_eval(x, p, eps=1e-5):
@@ -88,9 +91,11 @@ def layernorm_case(inputs, params, config):
 
 @port("batchnorm_train", "batchnorm_eval", "batchnorm_train_noaffine")
 def batchnorm_case(inputs, params, config):
+    x = inputs["x"]
     if not config["training"]:
-        return {"out": batchnorm_eval(inputs["x"], params, config["eps"])}
-    out, mean, var = batchnorm_train(inputs["x"], params, config["eps"], config["momentum"])
+        return {"out": batchnorm_eval(x, params, config["eps"])}
+    out, mu, var = batchnorm_train(x, params, config["eps"])
+    mean, var = running_stats(params, mu, var, x.shape[0], config["momentum"])
     return {"out": out, "running_mean": mean, "running_var": var}
 
 

@@ -35,8 +35,7 @@ def projector(p, x, spec):
     for j in range(n):
         x = linear(x, sub(p, f"projector.{3 * j}"))
         if j < n - 1:
-            x = jax.nn.relu(batchnorm_train(x, sub(p, f"projector.{3 * j + 1}") | {
-                "running_mean": 0.0, "running_var": 1.0})[0])   # training mode never reads the buffers
+            x = jax.nn.relu(batchnorm_train(x, sub(p, f"projector.{3 * j + 1}"))[0])
     return x
 
 

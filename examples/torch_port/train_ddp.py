@@ -186,6 +186,11 @@ def train(cfg, out, rank, world_size, echo=print):
     B = cfg.batch_size
     if B % world_size:
         raise TinyBTError(f"batch_size: {B} is not a multiple of the {world_size} processes (each takes B/N rows)")
+    out = Path(out)
+    if (out / run_dir.CONFIG).exists():         # every process refuses, before process 0 writes anything
+        raise TinyBTError(f"--out: {out} already holds a run; pick another folder (train_ddp.py does not resume)")
+    if world_size > 1:
+        dist.barrier()
     _, seqs = load_sequences(cfg)
     rows = seqs.rows("train")
     if cfg.objective == "dual":
@@ -198,11 +203,9 @@ def train(cfg, out, rank, world_size, echo=print):
     # the BatchNorm running stats are identical on every process by construction: no per-step broadcast
     ddp = nn.parallel.DistributedDataParallel(model, forward_sync_buffers=False) if world_size > 1 else model
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    aug, out = cfg.augment_config(), Path(out)
+    aug = cfg.augment_config()
     if rank == 0:
         run_dir.create(out, cfg)
-    if world_size > 1:
-        dist.barrier()
     steps, P = len(rows) // B, cfg.projector_dims()[-1]
     total = cfg.epochs * steps
     for epoch in range(cfg.epochs):
