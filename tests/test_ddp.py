@@ -150,6 +150,16 @@ def test_batch_must_split_evenly(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_every_tinybt_setting_is_honoured_or_refused(tmp_path, monkeypatch):
+    """A setting train_ddp.py does not implement stops the run when it leaves its default."""
+    from dataclasses import fields
+
+    assert ddp.HONOURED <= {f.name for f in fields(TrainConfig)}
+    monkeypatch.setattr(ddp, "HONOURED", ddp.HONOURED - {"tau"})
+    with pytest.raises(TinyBTError, match=r"does not implement the setting\(s\) \['tau'\]"):
+        ddp.train(TrainConfig(tau=0.5), tmp_path / "run", rank=0, world_size=1)
+
+
 def test_refuses_an_existing_run(tmp_path):
     run_dir.create(tmp_path / "run", TrainConfig())
     with pytest.raises(TinyBTError, match="already holds a run"):

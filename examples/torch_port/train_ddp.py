@@ -35,6 +35,7 @@ gradient buckets.
 import argparse
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,11 @@ from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs
 from tinybt.train.trainer import BT_PARTS, encoder_config, init_model, load_sequences  # noqa: E402
 from torch_port import losses, models  # noqa: E402
 
+# The settings this script implements. A setting tinybt gains later (another pooling, say) is
+# refused unless it keeps its default, so the port never silently trains another model.
+HONOURED = {"dataset", "data_dir", "objective", "encoder", "epochs", "batch_size", "max_len", "dim", "layers",
+            "heads", "projector", "lambd", "tau", "lr", "min_lr", "warmup", "weight_decay", "grad_clip",
+            "augment", "seed", "split_seed", "min_interactions", "threads", "version"}
 GROUP = None        # the process group of the model's own collectives (None: a single process)
 
 
@@ -183,6 +189,10 @@ def train(cfg, out, rank, world_size, echo=print):
     """Train on this process's share of every batch; process 0 writes the run folder."""
     cfg.version = __version__
     cfg.validate()
+    other = sorted(f.name for f in fields(cfg) if f.name not in HONOURED
+                   and getattr(cfg, f.name) != getattr(TrainConfig(), f.name))
+    if other:
+        raise TinyBTError(f"config: train_ddp.py does not implement the setting(s) {other}; use tinybt train")
     B = cfg.batch_size
     if B % world_size:
         raise TinyBTError(f"batch_size: {B} is not a multiple of the {world_size} processes (each takes B/N rows)")
