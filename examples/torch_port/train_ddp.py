@@ -33,6 +33,7 @@ gradient buckets.
 """
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import fields
@@ -193,6 +194,8 @@ def train(cfg, out, rank, world_size, echo=print):
                    and getattr(cfg, f.name) != getattr(TrainConfig(), f.name))
     if other:
         raise TinyBTError(f"config: train_ddp.py does not implement the setting(s) {other}; use tinybt train")
+    if cfg.threads is not None:                 # torch's intra-op threads of this process
+        torch.set_num_threads(cfg.threads)
     B = cfg.batch_size
     if B % world_size:
         raise TinyBTError(f"batch_size: {B} is not a multiple of the {world_size} processes (each takes B/N rows)")
@@ -251,16 +254,21 @@ def main():
     ap.add_argument("--config", help="a config.json (tinybt's TrainConfig fields) [default: tinybt's defaults]")
     ap.add_argument("--out", required=True, help="the run folder to create")
     args = ap.parse_args()
-    rank, world_size = init()
+    # under torchrun: join its process group; run as a plain script: one process, no group
+    rank, world_size = init() if "WORLD_SIZE" in os.environ else (0, 1)
     try:
-        text = Path(args.config).read_text() if args.config else "{}"
+        try:
+            text = Path(args.config).read_text() if args.config else "{}"
+        except OSError as e:
+            raise TinyBTError(f"--config: cannot read {args.config} ({e.strerror})") from None
         train(TrainConfig.from_json(text, source=args.config or "defaults"), args.out, rank, world_size)
-    except (TinyBTError, OSError) as e:
+    except TinyBTError as e:
         if rank == 0:
             print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":
