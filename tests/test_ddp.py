@@ -151,13 +151,14 @@ def test_batch_must_split_evenly(tmp_path):
 
 
 def test_every_tinybt_setting_is_honoured_or_refused(tmp_path, monkeypatch):
-    """A setting train_ddp.py does not implement stops the run when it leaves its default."""
+    """A setting train_ddp.py does not implement stops the run, even at its default value."""
     from dataclasses import fields
 
     assert ddp.HONOURED <= {f.name for f in fields(TrainConfig)}
     monkeypatch.setattr(ddp, "HONOURED", ddp.HONOURED - {"tau"})
     with pytest.raises(TinyBTError, match=r"does not implement the setting\(s\) \['tau'\]"):
-        ddp.train(TrainConfig(tau=0.5), tmp_path / "run", rank=0, world_size=1)
+        ddp.train(TrainConfig(), tmp_path / "run", rank=0, world_size=1)
+    assert not (tmp_path / "run").exists()
 
 
 def test_refuses_an_existing_run(tmp_path):
@@ -172,15 +173,17 @@ def test_torchrun_run_matches_tinybt_and_is_probed(tmp_path, monkeypatch, capsys
     tinybt writes for the same config: same checkpoint keys and dtypes, the same parameters up
     to float32 rounding (~1e-6 measured after 25 steps), and `tinybt embed` / `probe` read it."""
     settings = {"dataset": "synthetic", "epochs": 1, "dim": 8, "max_len": 12, "projector": "16-16", "batch_size": 64}
-    (tmp_path / "config.json").write_text(json.dumps(settings))
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                        str(ROOT / "examples" / "torch_port" / "train_ddp.py"), "--config", str(tmp_path / "config.json"),
-                        "--out", str(tmp_path / "ddp")], capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
     code, _, _ = run_cli(["train", *flags, "--no-probe", "--out", tmp_path / "ref"], monkeypatch, capsys)
     assert code == 0
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        str(ROOT / "examples" / "torch_port" / "train_ddp.py"),
+                        "--config", str(tmp_path / "ref" / run_dir.CONFIG),      # the tinybt run's own config
+                        "--out", str(tmp_path / "ddp")], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((tmp_path / "ddp" / run_dir.CONFIG).read_text()) == json.loads(
+        (tmp_path / "ref" / run_dir.CONFIG).read_text())
 
     mine, ref = (checkpoint.load(tmp_path / d / run_dir.CHECKPOINT) for d in ("ddp", "ref"))
     for got, want in zip(mine[:3], ref[:3]):            # params, buffers, optimiser state

@@ -57,8 +57,9 @@ from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs
 from tinybt.train.trainer import BT_PARTS, encoder_config, init_model, load_sequences  # noqa: E402
 from torch_port import losses, models  # noqa: E402
 
-# The settings this script implements. A setting tinybt gains later (another pooling, say) is
-# refused unless it keeps its default, so the port never silently trains another model.
+# The settings this script implements. A setting tinybt gains later is refused whatever its
+# value (even its default may change what is trained), so the port never silently trains
+# another model than `tinybt train` would with the same config.json.
 HONOURED = {"dataset", "data_dir", "objective", "encoder", "epochs", "batch_size", "max_len", "dim", "layers",
             "heads", "projector", "lambd", "tau", "lr", "min_lr", "warmup", "weight_decay", "grad_clip",
             "augment", "seed", "split_seed", "min_interactions", "threads", "version"}
@@ -190,10 +191,10 @@ def train(cfg, out, rank, world_size, echo=print):
     """Train on this process's share of every batch; process 0 writes the run folder."""
     cfg.version = __version__
     cfg.validate()
-    other = sorted(f.name for f in fields(cfg) if f.name not in HONOURED
-                   and getattr(cfg, f.name) != getattr(TrainConfig(), f.name))
+    other = sorted(f.name for f in fields(cfg) if f.name not in HONOURED)
     if other:
-        raise TinyBTError(f"config: train_ddp.py does not implement the setting(s) {other}; use tinybt train")
+        raise TinyBTError(f"config: train_ddp.py does not implement the setting(s) {other} of this tinybt; "
+                          "use tinybt train, or teach train_ddp.py the setting")
     if cfg.threads is not None:                 # torch's intra-op threads of this process
         torch.set_num_threads(cfg.threads)
     B = cfg.batch_size
