@@ -2,42 +2,25 @@
 with a classic mistake fails with a report naming the broken cases."""
 
 import functools
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = ROOT / "tests" / "golden"
+from port_helpers import (GOLDEN, GRU_CASES, ROOT, assert_exit_codes, assert_fails_exactly,  # noqa: E402
+                          assert_large_gru_miss, assert_passes_every_case, run)
+
+from tinybt.golden import load  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "examples"))
 
 from torch_port import PORT, losses, sequence  # noqa: E402
 from torch_port.check import check  # noqa: E402
 
-from tinybt.golden import load  # noqa: E402
-
-
-def run(**kw):
-    lines = []
-    ok = check(GOLDEN, echo=lines.append, **kw)
-    return ok, lines
-
-
-def failed_cases(lines):
-    return {ln.split()[0] for ln in lines[1:-1] if ln.endswith("FAIL")}
-
 
 def test_port_passes_every_golden_case():
-    manifest, golden = load(GOLDEN)
-    assert set(manifest["cases"]) <= set(PORT), "cases without a port"
-    ok, lines = run()
-    assert ok, "\n".join(ln for ln in lines if ln.endswith("FAIL"))
-    # every output and every gradient of every case was compared
-    n = sum(k.startswith(("output/", "grad/")) for arrays in golden.values() for k in arrays)
-    assert lines[-1] == f"{n}/{n} tensors pass"
+    assert_passes_every_case(check, PORT)
 
 
 def test_goldens_include_ten_step_trajectories():
@@ -81,25 +64,17 @@ class HandGRU(torch.nn.Module):
         return torch.stack(outs, 1)
 
 
-GRU_CASES = {"gru", "model_bt_gru", "model_dual", "model_bt_gru_adam10", "model_dual_adam10"}
-
-
 def test_hand_gru_with_pytorch_gates_passes(monkeypatch):
     """The harness is fair: the same hand-written loop with the right formula passes."""
     monkeypatch.setattr(sequence, "GRU", HandGRU)
-    ok, lines = run(only="gru")
+    ok, lines = run(check, only="gru")
     assert ok, "\n".join(lines)
 
 
 def test_tensorflow_style_gru_fails(monkeypatch):
     monkeypatch.setattr(sequence, "GRU", functools.partial(HandGRU, reset_after=False))
-    ok, lines = run()
-    assert not ok
-    golden_names = set(load(GOLDEN)[0]["cases"])
-    assert failed_cases(lines) == GRU_CASES & golden_names
-    fail = next(ln for ln in lines if ln.startswith("gru ") and "output/out" in ln)
-    err, share = float(fail.split()[2]), float(fail.split()[4].rstrip("%"))
-    assert err > 1e-3 and share > 100          # a readable, large miss, not a rounding artefact
+    lines = assert_fails_exactly(check, GRU_CASES)
+    assert_large_gru_miss(lines)
     assert lines[-1].startswith(tuple("0123456789")) and "FAILED: " in lines[-1] and "gru" in lines[-1]
 
 
@@ -108,22 +83,16 @@ def test_unbiased_variance_in_bt_standardisation_fails(monkeypatch):
         return (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=True) + eps)
 
     monkeypatch.setattr(losses, "standardize", unbiased)
-    ok, lines = run()
-    assert not ok
     bt = {n for n in load(GOLDEN)[0]["cases"] if n.startswith(("barlow_twins", "model_bt"))}
-    assert bt and failed_cases(lines) == bt
+    assert bt
+    assert_fails_exactly(check, bt)
 
 
 def test_biased_variance_by_hand_passes(monkeypatch):
     monkeypatch.setattr(losses, "standardize", lambda z, eps=1e-5: (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + eps))
-    ok, lines = run(only="barlow")
+    ok, lines = run(check, only="barlow")
     assert ok, "\n".join(lines)
 
 
 def test_check_script_exit_codes(tmp_path):
-    script = str(ROOT / "examples" / "torch_port" / "check.py")
-    r = subprocess.run([sys.executable, script, str(GOLDEN), "--only", "layernorm"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "max abs" in r.stdout and "tol used" in r.stdout and "layernorm" in r.stdout
-    r = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.strip().startswith("error:") and "manifest.json" in r.stderr
+    assert_exit_codes("torch_port", tmp_path, "layernorm", "layernorm")

@@ -17,19 +17,27 @@ def barlow_twins_loss(z1, z2, lambd, eps=1e-5):
     """z1, z2 (N, P) -> (loss, on_diag, off_diag); L = Σ (1 − C_ii)² + λ Σ_{i≠j} C_ij², C = ẑ1ᵀẑ2 / N.
     `standardize` is looked up at call time so a test can swap in a broken one."""
     n = z1.shape[0]
-    c = standardize(z1, eps).T @ standardize(z2, eps) / n
+    return barlow_twins_terms(standardize(z1, eps).T @ standardize(z2, eps) / n, lambd)
+
+
+def barlow_twins_terms(c, lambd):
+    """The cross-correlation C (P, P) -> (loss, on_diag, off_diag). On its own so that
+    train_ddp.py can feed it the C summed over processes."""
     on = ((1 - c.diagonal()) ** 2).sum()
     off = (c ** 2).sum() - (c.diagonal() ** 2).sum()
     return on + lambd * off, on, off
 
 
-def dual_encoder_loss(u, e, item_ids, tau):
-    """u, e (B, D), item_ids (B,) -> mean in-batch softmax cross-entropy over cosine / τ.
-    Column j ≠ i holding row i's own next item again is not a negative: logit −inf."""
+def dual_encoder_loss(u, e, item_ids, tau, pos=None, reduction="mean"):
+    """u (n, D) user rows, e (B, D) next-item columns, item_ids (B,) -> in-batch softmax
+    cross-entropy over cosine / τ, row i's positive in column pos[i] (default i: n = B).
+    Column j ≠ pos[i] holding row i's own next item again is not a negative: logit −inf.
+    train_ddp.py passes a process's own rows against every process's columns."""
     logits = F.normalize(u, dim=1, eps=1e-8) @ F.normalize(e, dim=1, eps=1e-8).T / tau
-    b = len(item_ids)
-    dup = (item_ids[:, None] == item_ids[None, :]) & ~torch.eye(b, dtype=torch.bool)
-    return F.cross_entropy(logits.masked_fill(dup, float("-inf")), torch.arange(b))
+    if pos is None:
+        pos = torch.arange(len(u))
+    dup = (item_ids[pos][:, None] == item_ids[None, :]) & (torch.arange(len(e))[None, :] != pos[:, None])
+    return F.cross_entropy(logits.masked_fill(dup, float("-inf")), pos, reduction=reduction)
 
 
 port("barlow_twins")(lambda inputs, params, config: (

@@ -8,15 +8,9 @@ None when the parameters are used directly. check.py takes the gradients from
 module.named_parameters() and, for the rest, from the tensors passed in.
 """
 
-PORT = {}
+from port_check import registry     # examples/ is on sys.path whenever torch_port imports
 
-
-def port(*names):
-    def deco(fn):
-        for n in names:
-            PORT[n] = fn
-        return fn
-    return deco
+PORT, port = registry()
 
 
 def loaded(module, params):
