@@ -33,6 +33,7 @@ gradient buckets.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -51,10 +52,11 @@ from tinybt import __version__  # noqa: E402
 from tinybt.data.batching import epoch_batches  # noqa: E402
 from tinybt.errors import TinyBTError  # noqa: E402
 from tinybt.optim.schedule import warmup_cosine  # noqa: E402
-from tinybt.train import checkpoint, run_dir  # noqa: E402
+from tinybt.train import checkpoint, lock, run_dir  # noqa: E402
 from tinybt.train.config import TrainConfig  # noqa: E402
-from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs  # noqa: E402
-from tinybt.train.trainer import BT_PARTS, encoder_config, init_model, load_sequences  # noqa: E402
+from tinybt.data.fingerprint import fingerprint  # noqa: E402
+from tinybt.train.examples import barlow_views, next_item_pairs  # noqa: E402
+from tinybt.train.trainer import BT_PARTS, encoder_config, init_model, load_sequences, training_rows  # noqa: E402
 from torch_port import losses, models  # noqa: E402
 
 # The settings this script implements. A setting tinybt gains later is refused whatever its
@@ -62,7 +64,7 @@ from torch_port import losses, models  # noqa: E402
 # another model than `tinybt train` would with the same config.json.
 HONOURED = {"dataset", "data_dir", "objective", "encoder", "epochs", "batch_size", "max_len", "dim", "layers",
             "heads", "projector", "lambd", "tau", "lr", "min_lr", "warmup", "weight_decay", "grad_clip",
-            "augment", "seed", "split_seed", "min_interactions", "threads", "version"}
+            "augment", "seed", "split_seed", "min_interactions", "pretrain_users", "threads", "version"}
 GROUP = None        # the process group of the model's own collectives (None: a single process)
 
 
@@ -205,12 +207,8 @@ def train(cfg, out, rank, world_size, echo=print):
         raise TinyBTError(f"--out: {out} already holds a run; pick another folder (train_ddp.py does not resume)")
     if world_size > 1:
         dist.barrier()
-    _, seqs = load_sequences(cfg)
-    rows = seqs.rows("train")
-    if cfg.objective == "dual":
-        rows = rows[history_lengths(seqs, rows) >= 2]
-    if len(rows) < B:
-        raise TinyBTError(f"--batch-size: {B} is more than the {len(rows)} training users of {cfg.dataset!r}")
+    ds, seqs = load_sequences(cfg)
+    rows = training_rows(cfg, seqs)
     enc = encoder_config(cfg, seqs)
     rng = np.random.default_rng(cfg.seed)          # tinybt's order of draws: init, then the epochs
     model = build_model(cfg, enc, *init_model(cfg, enc, rng))
@@ -218,35 +216,39 @@ def train(cfg, out, rank, world_size, echo=print):
     ddp = nn.parallel.DistributedDataParallel(model, forward_sync_buffers=False) if world_size > 1 else model
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     aug = cfg.augment_config()
-    if rank == 0:
-        run_dir.create(out, cfg)
+    held = contextlib.nullcontext()
+    if rank == 0:                               # one writer, as with tinybt train (tinybt.train.lock)
+        out.mkdir(parents=True, exist_ok=True)
+        held = lock.acquire(out, "--out")
+        run_dir.create(out, cfg, fingerprint(ds))
     steps, P = len(rows) // B, cfg.projector_dims()[-1]
     total = cfg.epochs * steps
-    for epoch in range(cfg.epochs):
-        t0, sums = time.perf_counter(), {}
-        for i, batch in enumerate(epoch_batches(len(rows), B, rng, drop_last=True)):
-            loss, *parts = ddp(*local(draw(cfg, seqs, rows[batch], rng, aug), rank, world_size))
-            if not torch.isfinite(loss):
-                raise TinyBTError(f"loss became {float(loss)} at epoch {epoch + 1} step {i + 1}; try a lower --lr")
-            opt.zero_grad()
-            loss.backward()
-            if cfg.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            lr = warmup_cosine(epoch * steps + i, total, int(cfg.warmup * total), cfg.lr, cfg.min_lr)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            opt.step()
-            values = [loss] + ([parts[0], parts[1], parts[0] / P, parts[1] / P] if parts else [])
-            for k, v in zip(("loss",) + (BT_PARTS if parts else ()), values):
-                sums[k] = sums.get(k, 0.0) + v.item()
-        seconds = time.perf_counter() - t0
-        if rank == 0:
-            row = {"epoch": epoch + 1} | {k: v / steps for k, v in sums.items()}
-            row |= {"lr": float(lr), "steps": steps, "seconds": round(seconds, 3), "processes": world_size,
-                    "examples_per_s": round(steps * B / seconds, 1)}
-            run_dir.append_metrics(out, row)
-            checkpoint.save(out / run_dir.CHECKPOINT, *tinybt_state(model, opt), rng, epoch + 1)
-            echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+    with held:
+        for epoch in range(cfg.epochs):
+            t0, sums = time.perf_counter(), {}
+            for i, batch in enumerate(epoch_batches(len(rows), B, rng, drop_last=True)):
+                loss, *parts = ddp(*local(draw(cfg, seqs, rows[batch], rng, aug), rank, world_size))
+                if not torch.isfinite(loss):
+                    raise TinyBTError(f"loss became {float(loss)} at epoch {epoch + 1} step {i + 1}; try a lower --lr")
+                opt.zero_grad()
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                lr = warmup_cosine(epoch * steps + i, total, int(cfg.warmup * total), cfg.lr, cfg.min_lr)
+                for g in opt.param_groups:
+                    g["lr"] = lr
+                opt.step()
+                values = [loss] + ([parts[0], parts[1], parts[0] / P, parts[1] / P] if parts else [])
+                for k, v in zip(("loss",) + (BT_PARTS if parts else ()), values):
+                    sums[k] = sums.get(k, 0.0) + v.item()
+            seconds = time.perf_counter() - t0
+            if rank == 0:
+                row = {"epoch": epoch + 1} | {k: v / steps for k, v in sums.items()}
+                row |= {"lr": float(lr), "steps": steps, "seconds": round(seconds, 3), "processes": world_size,
+                        "examples_per_s": round(steps * B / seconds, 1)}
+                run_dir.append_metrics(out, row)
+                checkpoint.save(out / run_dir.CHECKPOINT, *tinybt_state(model, opt), rng, epoch + 1)
+                echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
     return out
 
 

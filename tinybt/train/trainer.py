@@ -182,6 +182,18 @@ def _progress(n, label, show):
                              item_show_func=lambda s: s)
 
 
+def training_rows(cfg, seqs):
+    """The users this run pretrains on. "all": every user's history (never a future window or a
+    label), the few-labels setting; "train": the train split only (held-out users)."""
+    rows = np.arange(seqs.n_users) if cfg.pretrain_users == "all" else seqs.rows("train")
+    if cfg.objective == "dual":
+        rows = rows[history_lengths(seqs, rows) >= 2]      # a next-item pair needs two items
+    if len(rows) < cfg.batch_size:
+        raise TinyBTError(f"--batch-size: {cfg.batch_size} is more than the {len(rows)} training users "
+                          f"of {cfg.dataset!r}; use a smaller batch")
+    return rows
+
+
 def setup(cfg=None, out=None, resume=None, threads=None):
     """A Run ready to train: fresh (cfg, out) or continued from a run folder (resume)."""
     if resume is not None:
@@ -203,13 +215,7 @@ def setup(cfg=None, out=None, resume=None, threads=None):
     data = fingerprint(ds)
     if resume is not None:
         run_dir.check_data(path, data)
-    # "all": every user's history (never a future window or a label), the few-labels setting
-    rows = np.arange(seqs.n_users) if cfg.pretrain_users == "all" else seqs.rows("train")
-    if cfg.objective == "dual":
-        rows = rows[history_lengths(seqs, rows) >= 2]
-    if len(rows) < cfg.batch_size:
-        raise TinyBTError(f"--batch-size: {cfg.batch_size} is more than the {len(rows)} training users "
-                          f"of {cfg.dataset!r}; use a smaller batch")
+    rows = training_rows(cfg, seqs)
     enc = encoder_config(cfg, seqs)
     check_memory(cfg, seqs.n_items)
     rng = np.random.default_rng(cfg.seed)
