@@ -18,9 +18,9 @@ import time
 
 import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tinybt.losses.barlow import barlow_twins_loss, barlow_twins_loss_reference
-from tinybt.blas_threads import single_threaded_blas
 
 SIZES = [(64, 256), (256, 1024), (512, 2048), (1024, 8192)]
 LAMBD = 5e-3
@@ -72,7 +72,7 @@ def main():
         with contextlib.suppress(ImportError):
             import torch
             torch.set_num_threads(1)
-    with single_threaded_blas() if args.one_thread else contextlib.nullcontext():
+    with threadpool_limits(1, user_api="blas") if args.one_thread else contextlib.nullcontext():
         run(args)
 
 

@@ -14,9 +14,9 @@ Users with label -1 are left out of every step (train, val, test and statistics)
 
 import numpy as np
 import scipy.sparse
+from threadpoolctl import threadpool_limits
 
 from tinybt.errors import TinyBTError
-from tinybt.blas_threads import single_threaded_blas
 from tinybt.probe.logreg import MAX_ITER, as_float64, fit_logreg, predict
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
@@ -114,7 +114,7 @@ def probe(features, labels, split, l2_grid=L2_GRID, label_fractions=LABEL_FRACTI
     n_classes = int(labels[known].max()) + 1
     ytr, yva = labels[tr], labels[va]
     scored = te if report == "test" else va          # the users the chosen fits are scored on
-    with single_threaded_blas():
+    with threadpool_limits(1, user_api="blas"):   # tiny GEMMs: a thread hand-off costs more than the work
         out = [_probe_fraction(X[tr], ytr, X[va], yva, X[scored], labels[scored], n_classes, f, l2_grid,
                                seeds, seed, max_iter) for f in label_fractions]
     return {"n_classes": n_classes, "n_train": len(tr), "n_val": len(va), "n_test": len(te),

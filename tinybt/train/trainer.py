@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tinybt import __version__
-from tinybt.blas_threads import single_threaded_blas
 from tinybt.data.batching import epoch_batches
 from tinybt.errors import TinyBTError
 from tinybt.losses.barlow import LossInputError
@@ -234,7 +234,7 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
     echo = echo or (lambda s: print(s, file=sys.stderr))
     while run.epoch < run.cfg.epochs:
         # the matmuls are small (B·T × D): OpenBLAS's thread hand-off costs more than it saves
-        with single_threaded_blas():
+        with threadpool_limits(1, user_api="blas"):
             row = run_epoch(run, progress, kill)
         run.epoch += 1
         run_dir.append_metrics(run.path, row)
