@@ -1,5 +1,5 @@
 """The basic layers: float64 gradient checks on edge shapes, analytic properties,
-dtype preservation, Numba kernels vs their NumPy references, and input errors."""
+dtype preservation and input errors (fast == reference: tests/test_kernels_*.py)."""
 
 import warnings
 
@@ -12,15 +12,12 @@ from scipy.stats import norm
 
 from tinybt.cases import layers as L
 from tinybt.gradcheck import all_cases
-from tinybt.nn.activations import (gelu_backward, gelu_backward_reference, gelu_forward,
-                                   gelu_forward_reference, sigmoid, sigmoid_backward,
+from tinybt.nn.activations import (gelu_backward, gelu_forward, sigmoid, sigmoid_backward,
                                    sigmoid_forward, tanh_backward, tanh_forward)
 from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward, batchnorm_init
 from tinybt.nn.dropout import dropout_backward, dropout_forward
-from tinybt.nn.embedding import (embedding_backward, embedding_backward_reference,
-                                 embedding_forward, embedding_init)
-from tinybt.nn.layernorm import (layernorm_backward, layernorm_backward_reference,
-                                 layernorm_forward, layernorm_forward_reference, layernorm_init)
+from tinybt.nn.embedding import embedding_backward, embedding_forward, embedding_init
+from tinybt.nn.layernorm import layernorm_backward, layernorm_forward, layernorm_init
 from tinybt.nn.linear import linear_init
 from tinybt.nn.params import cast
 from tinybt.nn.pooling import last_pool_backward, last_pool_forward, mean_pool_backward, mean_pool_forward
@@ -102,52 +99,6 @@ def test_dtype_preserved(registered, name, dtype):
         for k, v in d.items():
             if np.asarray(v).dtype.kind == "f":
                 assert v.dtype == dtype, f"{name}: {what} {k} is {v.dtype}, expected {np.dtype(dtype)}"
-
-
-# ---- Numba kernels vs NumPy references ----------------------------------------
-
-@FEW
-@given(seed=st.integers(0, 2**16), N=st.integers(1, 6), D=st.integers(1, 9),
-       dtype=st.sampled_from([np.float32, np.float64]))
-def test_layernorm_kernel_matches_reference(seed, N, D, dtype):
-    rng = np.random.default_rng(seed)
-    x = (rng.standard_normal((N, 2, D)) * 3 + 1).astype(dtype)
-    params = {"weight": rng.standard_normal(D).astype(dtype), "bias": rng.standard_normal(D).astype(dtype)}
-    dout = rng.standard_normal(x.shape).astype(dtype)
-    out, cache = layernorm_forward(x, params)
-    ref, rcache = layernorm_forward_reference(x, params)
-    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(out, ref, **tol)
-    dx, g = layernorm_backward(dout, cache)
-    rdx, rg = layernorm_backward_reference(dout, rcache)
-    np.testing.assert_allclose(dx, rdx, **tol)
-    for k in g:
-        np.testing.assert_allclose(g[k], rg[k], **tol)
-
-
-@FEW
-@given(x=arrays(np.float64, st.integers(1, 20), elements=st.floats(-40, 40)),
-       dtype=st.sampled_from([np.float32, np.float64]))
-def test_gelu_kernel_matches_reference_and_x_phi(x, dtype):
-    x = x.astype(dtype)
-    dout = np.linspace(-1, 1, x.size).astype(dtype)
-    out, cache = gelu_forward(x)
-    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
-    np.testing.assert_allclose(out, gelu_forward_reference(x)[0], **tol)
-    np.testing.assert_allclose(gelu_backward(dout, cache)[0], gelu_backward_reference(dout, x)[0], **tol)
-    # the analytic definition, with Φ from scipy.stats rather than erf
-    np.testing.assert_allclose(out, x * norm.cdf(x.astype(np.float64)), **tol)
-
-
-def test_embedding_kernel_matches_np_add_at():
-    rng = np.random.default_rng(0)
-    for dtype in (np.float32, np.float64):
-        params = embedding_init(rng, 12, 5, dtype=dtype)
-        ids = rng.integers(0, 12, size=(7, 9))
-        _, cache = embedding_forward(ids, params)
-        dout = rng.standard_normal((7, 9, 5)).astype(dtype)
-        np.testing.assert_allclose(embedding_backward(dout, cache)[1]["weight"],
-                                   embedding_backward_reference(dout, cache)[1]["weight"], rtol=1e-5)
 
 
 # ---- analytic properties --------------------------------------------------------

@@ -5,6 +5,7 @@ import sys
 import click
 
 from tinybt import __version__
+from tinybt.backend import BACKENDS, use_backend
 from tinybt.errors import TinyBTError
 from tinybt.train.config import TrainConfig
 
@@ -82,9 +83,11 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<objective>-<encoder>-<time>].")
 @click.option("--resume", default=None, help="Continue the run in this folder with its saved config.")
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--backend", type=click.Choice(BACKENDS), default="fast", show_default=True,
+              help="fast: the Numba kernels; reference: the plain NumPy layers (same maths, slower).")
 @click.option("--no-probe", is_flag=True, help="Skip the linear probe table at the end.")
 @click.pass_context
-def train(ctx, out, resume, threads, no_probe, **settings):
+def train(ctx, out, resume, threads, backend, no_probe, **settings):
     """Pretrain a user-sequence encoder (Barlow Twins or the dual-encoder baseline)."""
     from tinybt.train.trainer import train as run_training
 
@@ -93,9 +96,11 @@ def train(ctx, out, resume, threads, no_probe, **settings):
         if given or out is not None:
             flag = "--" + (given[0] if given else "out").replace("_", "-")
             raise TinyBTError(f"{flag}: --resume continues with the run's saved config.json; drop {flag}")
-        path = run_training(resume=resume, threads=threads)
+        with use_backend(backend):
+            path = run_training(resume=resume, threads=threads)
     else:
-        path = run_training(TrainConfig(**settings, threads=threads), out=out)
+        with use_backend(backend):
+            path = run_training(TrainConfig(**settings, threads=threads), out=out)
     click.echo(f"run folder: {path}")
     if not no_probe:
         ctx.invoke(probe, run_dir=str(path))

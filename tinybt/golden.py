@@ -1,4 +1,4 @@
-"""Golden files: every gradient-check case written out for framework ports (SPEC §5).
+"""Golden files: every gradient-check case written out for framework ports.
 
     DIR/manifest.json     format, tinybt version, conventions, per case: file, config, tolerances
     DIR/<case>.npz        input/<name>, param/<name>, upstream/<name>, output/<name>, grad/<name>
@@ -6,7 +6,8 @@
 `grad/<name>` is ∂S/∂<name> with S = Σ_k Σ output[k] ⊙ upstream[k], for every
 float input and parameter (the Case contract of tinybt/gradcheck.py). Floats are
 float64, integers int64. The cases are whatever `all_cases(SEED)` registers, so
-a new case in tinybt/cases/ shows up here without touching this file.
+a new case in tinybt/cases/ shows up here without touching this file. They run on
+the reference path (tinybt/backend.py): the goldens are the plain NumPy maths.
 
 The .npz files are written by hand (fixed zip timestamps, sorted keys) so that
 exporting twice gives identical bytes and `git diff` shows only real changes.
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from tinybt import __version__
+from tinybt.backend import use_backend
 from tinybt.errors import TinyBTError
 from tinybt.gradcheck import _REGISTRY, all_cases, rel_error
 
@@ -116,8 +118,9 @@ def _write_npz(path, arrays):
 def build(seed=SEED):
     """(manifest, {case name: arrays}) computed by this tinybt."""
     cases, data = {}, {}
-    for c in all_cases(seed):
-        arrays = case_arrays(c)
+    with use_backend("reference"):
+        computed = [(c, case_arrays(c)) for c in all_cases(seed)]
+    for c, arrays in computed:
         cases[c.name] = {
             "file": f"{c.name}.npz",
             "doc": " ".join((_REGISTRY[c.name].__doc__ or "").split()),

@@ -87,16 +87,25 @@ class Run:
 
 
 def _barlow_step(run, rows):
+    """Forward pass on two fresh views of the batch -> (loss, its BT parts, cache for barlow_backward)."""
     views = barlow_views(run.seqs, rows, run.rng, run.aug, run.cfg.max_len)
     res, cache = barlow_forward(run.params, run.buffers, views, run.cfg.lambd, run.enc)
     parts = {k: float(getattr(res, k)) for k in BT_PARTS}
-    return float(res.loss), parts, lambda: barlow_backward(1.0, cache)
+    return float(res.loss), parts, cache
 
 
 def _dual_step(run, rows):
+    """Forward pass on (history prefix, next item) pairs -> (loss, {}, cache for dual_backward)."""
     ids, lengths, targets = next_item_pairs(run.seqs, rows, run.rng, run.cfg.max_len)
     loss, cache = dual_forward(run.params, ids, lengths, targets, run.cfg.tau, run.enc)
-    return float(loss), {}, lambda: dual_backward(1.0, cache)
+    return float(loss), {}, cache
+
+
+def _backward(run, cache):
+    """∂loss/∂params of the step whose forward left `cache`."""
+    backward = barlow_backward if run.cfg.objective == "barlow" else dual_backward
+    _, grads = backward(1.0, cache)
+    return grads
 
 
 def _nan_error(run, what, epoch, step):
@@ -118,12 +127,12 @@ def run_epoch(run, progress=True, kill_after=None):
     t0 = time.perf_counter()
     for i, batch in enumerate(epoch_batches(len(run.rows), cfg.batch_size, run.rng, drop_last=True)):
         try:
-            loss, parts, backward = step_fn(run, run.rows[batch])
+            loss, parts, cache = step_fn(run, run.rows[batch])
         except LossInputError as err:           # NaN/Inf reached the projector output
             raise _nan_error(run, f"the model output became non-finite ({err})", e, i + 1) from None
         if not np.isfinite(loss):
             raise _nan_error(run, f"loss became {loss}", e, i + 1)
-        grads = backward()
+        grads = _backward(run, cache)
         if cfg.grad_clip > 0:
             clip_grad_norm(grads, cfg.grad_clip)
         lr = warmup_cosine(run.epoch * n_steps + i, total, warmup, cfg.lr, cfg.min_lr)
