@@ -13,14 +13,8 @@ their sums by thread count, so another count may change the last bits).
 
 A non-finite loss stops the run with TinyBTError; the checkpoint on disk is the
 last good one (checkpoints are only written after finite epochs).
-
-Test hook: with TINYBT_KILL_AFTER_STEPS=k in the environment the process kills
-itself with SIGKILL after k optimiser steps — a real crash in mid-epoch, used by
-tests/test_resume.py.
 """
 
-import os
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -115,7 +109,7 @@ def _nan_error(run, what, epoch, step):
     return TinyBTError(f"{what} at epoch {epoch} step {step}; {kept}; try a lower --lr")
 
 
-def run_epoch(run, progress=True, kill_after=None):
+def run_epoch(run, progress=True):
     """One epoch; returns its metrics row. Raises TinyBTError on a non-finite loss."""
     cfg, e = run.cfg, run.epoch + 1
     step_fn = _barlow_step if cfg.objective == "barlow" else _dual_step
@@ -141,8 +135,6 @@ def run_epoch(run, progress=True, kill_after=None):
         for k, v in parts.items():
             sums[k] += v
         bar.update(1, _status(loss, parts))
-        if kill_after is not None and run.epoch * n_steps + i + 1 >= kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)
     bar.render_finish()
     seconds = time.perf_counter() - t0
     if not all(np.isfinite(p).all() for p in run.params.values()):
@@ -238,13 +230,11 @@ def _restore(run):
 def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=None):
     """Train (or continue) a run; returns its folder."""
     run = setup(cfg, out, resume, threads)
-    kill = os.environ.get("TINYBT_KILL_AFTER_STEPS")
-    kill = int(kill) if kill else None
     echo = echo or (lambda s: print(s, file=sys.stderr))
     while run.epoch < run.cfg.epochs:
         # the matmuls are small (B·T × D): OpenBLAS's thread hand-off costs more than it saves
         with threadpool_limits(1, user_api="blas"):
-            row = run_epoch(run, progress, kill)
+            row = run_epoch(run, progress)
         run.epoch += 1
         run_dir.append_metrics(run.path, row)
         checkpoint.save(run.path / run_dir.CHECKPOINT, run.params, run.buffers, run.opt.state_dict(),
