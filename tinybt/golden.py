@@ -54,8 +54,8 @@ CONVENTIONS = {
            "Full backpropagation through time.",
     "attention": "Multi-head scaled dot-product attention (nn.MultiheadAttention layout: in_proj_weight (3D, D) "
                  "and in_proj_bias (3D,) stacked q|k|v, out_proj.weight, out_proj.bias), logits scaled by "
-                 "1/sqrt(head_dim). Key-padding mask (key position t >= length) and the optional causal mask "
-                 "(key after query) set the logit to -inf before the softmax.",
+                 "1/sqrt(head_dim). The key-padding mask (key position t >= length) sets the logit to -inf "
+                 "before the softmax; no causal mask (every position sees the whole history).",
     "transformer_block": "Pre-LN: x = x + MHA(LN1(x)); x = x + FFN(LN2(x)), FFN = Linear(D, 4D) -> GELU -> "
                          "Linear(4D, D), no dropout; as nn.TransformerEncoderLayer(norm_first=True, "
                          "activation='gelu', batch_first=True, dropout=0). The encoder adds the positional "
@@ -63,9 +63,9 @@ CONVENTIONS = {
                          "over valid positions.",
     "gelu": "Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (nn.GELU(approximate='none')).",
     "layernorm": "Over the last dim, biased variance, eps 1e-5, affine weight/bias.",
-    "batchnorm": "nn.BatchNorm1d over the batch dim: training mode normalises with the biased batch variance, "
-                 "eps 1e-5, and updates running_mean/running_var with momentum 0.1 using the UNBIASED batch "
-                 "variance (running = 0.9 running + 0.1 batch); evaluation mode normalises with the running stats.",
+    "batchnorm": "nn.BatchNorm1d over the batch dim, training mode only: normalises with the biased batch "
+                 "variance, eps 1e-5, and updates running_mean/running_var with momentum 0.1 using the UNBIASED "
+                 "batch variance (running = 0.9 running + 0.1 batch).",
     "barlow_twins_loss": "Each view z1, z2 (N, P) is standardised per feature over the batch (biased variance, "
                          "eps 1e-5, no affine: BatchNorm1d(P, affine=False) in training mode); "
                          "C = z1_hat^T z2_hat / N; L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2. "

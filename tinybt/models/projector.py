@@ -11,7 +11,8 @@ each feature over the batch, so a bias there would always get a zero gradient.
 With a single width ("256") the projector is one Linear(D, 256, bias=False).
 
 BatchNorm buffers live in their own dict (not optimised). The projector is used
-only for pretraining, so it always runs in training mode (batch statistics).
+only for pretraining, so it always runs in training mode (batch statistics); the
+running statistics are kept only as the state_dict entries a port checks.
 """
 
 from typing import NamedTuple
@@ -58,7 +59,7 @@ def projector_forward(x, params, buffers):
         if j < n - 1:
             name = f"projector.{3 * j + 1}"
             b = sub(buffers, name)
-            x, c_bn = batchnorm_forward(x, sub(params, name), b, training=True)
+            x, c_bn = batchnorm_forward(x, sub(params, name), b)
             buffers.update(prefixed(b, name))        # batchnorm_forward rebinds its dict's entries
             x, c_relu = relu_forward(x)
         caches.append(ProjectorLayerCache(c_lin, c_bn, c_relu))

@@ -1,6 +1,7 @@
-"""Elementwise activations: relu, gelu (exact, erf), sigmoid, tanh.
+"""Elementwise activations: relu (the projector), gelu (exact, erf; the transformer FFN), and the
+stable sigmoid the GRU gates use.
 
-Each is `<act>_forward(x) -> (out, cache)`, `<act>_backward(dout, cache) -> (dx, {})`.
+Each layer is `<act>_forward(x) -> (out, cache)`, `<act>_backward(dout, cache) -> (dx, {})`.
 """
 
 import math
@@ -27,34 +28,12 @@ def relu_backward(dout, mask):
     return np.where(mask, dout, 0).astype(dout.dtype, copy=False), {}
 
 
-# ---- sigmoid ---------------------------------------------------------------
+# ---- sigmoid: the GRU's gates ------------------------------------------------
 
 def sigmoid(x):
     """1 / (1 + e^−x) without overflow: only ever exponentiate −|x| ≤ 0."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-def sigmoid_forward(x):
-    """x (...) -> σ(x) (...)."""
-    y = sigmoid(x)
-    return y, y
-
-
-def sigmoid_backward(dout, y):
-    return dout * y * (1 - y), {}   # σ' = σ(1 − σ)
-
-
-# ---- tanh ------------------------------------------------------------------
-
-def tanh_forward(x):
-    """x (...) -> tanh(x) (...). np.tanh saturates to ±1 without overflow."""
-    y = np.tanh(x)
-    return y, y
-
-
-def tanh_backward(dout, y):
-    return dout * (1 - y * y), {}   # tanh' = 1 − tanh²
 
 
 # ---- gelu (exact): x Φ(x), Φ the standard normal CDF ------------------------

@@ -6,10 +6,10 @@
         ctx = A v
     out = concat_heads(ctx) W_outᵀ + b_out       out_proj.weight (D, D)
 
-Masks: key_padding_mask (B, T) bool with True = padding (PyTorch's convention):
-no query attends to a padded key. causal=True also hides every key after the
-query. A query with every key hidden gets all-zero weights (see softmax.py), so
-its output is just out_proj.bias, where PyTorch would give NaN.
+Mask: key_padding_mask (B, T) bool with True = padding (PyTorch's convention):
+no query attends to a padded key. Not causal: every item sees the whole history.
+A query with every key hidden gets all-zero weights (see softmax.py), so its
+output is just out_proj.bias, where PyTorch would give NaN.
 """
 
 import math
@@ -40,8 +40,8 @@ def mha_init(rng, d, dtype=np.float32):
     return {**params, **prefixed(out, "out_proj")}
 
 
-def attention_keep(B, T, key_padding_mask=None, causal=False):
-    """-> keep (B or 1, 1, T or 1, T) bool: keep[b, 0, i, j] = query i may attend to key j."""
+def attention_keep(B, T, key_padding_mask=None):
+    """-> keep (B or 1, 1, 1, T) bool: keep[b, 0, 0, j] = every query may attend to key j."""
     keep = np.ones((1, 1, 1, T), bool)
     if key_padding_mask is not None:
         kpm = np.asarray(key_padding_mask)
@@ -49,19 +49,17 @@ def attention_keep(B, T, key_padding_mask=None, causal=False):
             raise ValueError(f"attention: key_padding_mask must be a bool array of shape ({B}, {T}) "
                              f"with True = padding, got {kpm.dtype} array of shape {kpm.shape}")
         keep = ~kpm[:, None, None, :]
-    if causal:
-        keep = keep & np.tril(np.ones((T, T), bool))     # key j ≤ query i
     return keep
 
 
-def mha_forward(x, params, n_heads, key_padding_mask=None, causal=False):
+def mha_forward(x, params, n_heads, key_padding_mask=None):
     """x (B, T, D) -> out (B, T, D). params: "in_proj_weight" (3D, D), "in_proj_bias" (3D,),
     "out_proj.weight" (D, D), "out_proj.bias" (D,)."""
     B, T, D = x.shape
     if D % n_heads:
         raise ValueError(f"attention: model dim D={D} is not divisible by n_heads={n_heads}")
     E = D // n_heads
-    keep = attention_keep(B, T, key_padding_mask, causal)
+    keep = attention_keep(B, T, key_padding_mask)
     qkv, c_in = linear_forward(x, {"weight": params["in_proj_weight"], "bias": params["in_proj_bias"]})
     q, k, v = qkv.reshape(B, T, 3, n_heads, E).transpose(2, 0, 3, 1, 4)    # each (B, nh, T, E)
     A, _ = masked_softmax_forward((q @ k.swapaxes(-1, -2)) * (1 / math.sqrt(E)), keep)   # (B, nh, T, T)

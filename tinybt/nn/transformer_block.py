@@ -38,10 +38,10 @@ def block_init(rng, d, dtype=np.float32):
             **prefixed(layernorm_init(d, dtype), "norm2")}
 
 
-def block_forward(x, params, n_heads, key_padding_mask=None, causal=False):
+def block_forward(x, params, n_heads, key_padding_mask=None):
     """x (B, T, D) -> out (B, T, D). key_padding_mask (B, T) bool, True = padding."""
     h, c_ln1 = layernorm_forward(x, sub(params, "norm1"))
-    a, c_att = mha_forward(h, sub(params, "self_attn"), n_heads, key_padding_mask, causal)
+    a, c_att = mha_forward(h, sub(params, "self_attn"), n_heads, key_padding_mask)
     x1 = x + a
     h, c_ln2 = layernorm_forward(x1, sub(params, "norm2"))
     h, c_l1 = linear_forward(h, sub(params, "linear1"))
