@@ -3,6 +3,7 @@
     python benchmarks/bench_step.py              # T = 50 and T = 200, 15 repeats
     python benchmarks/bench_step.py --quick      # T = 50 only, 5 repeats
     python benchmarks/bench_step.py --backend reference   # time the plain NumPy path instead
+    python benchmarks/bench_step.py --threads 1   # Numba and torch on one thread each (steadier when busy)
 
 A step is what `tinybt train` does per batch, minus drawing the batch: Barlow Twins
 = two views through encoder + projector, the BT loss, backward, AdamW; dual encoder
@@ -16,11 +17,13 @@ the table shows medians and ratio = tinybt time / torch time (< 1: tinybt faster
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
@@ -93,6 +96,14 @@ def torch_step(objective, enc, init, inputs):
     return step
 
 
+def torch_threads():
+    try:
+        import torch
+    except ImportError:
+        return "no"
+    return torch.get_num_threads()
+
+
 def median_times(fns, repeats):
     """{name: median seconds}: the functions interleaved within each repeat, order alternating."""
     for fn in fns.values():
@@ -113,11 +124,23 @@ def main():
     ap.add_argument("--quick", action="store_true", help="T = 50 only, 5 repeats")
     ap.add_argument("--repeats", type=int, default=None, help="timed steps per row (default 5 quick / 15)")
     ap.add_argument("--backend", choices=BACKENDS, default="fast", help="tinybt's path (default fast)")
+    ap.add_argument("--threads", type=int, default=None, help="Numba and torch threads (default: all cores)")
     args = ap.parse_args()
+    if args.threads:
+        numba.set_num_threads(args.threads)
+        with contextlib.suppress(ImportError):
+            import torch
+            torch.set_num_threads(args.threads)
     lengths = (50,) if args.quick else (50, 200)
     repeats = args.repeats or (5 if args.quick else 15)
 
-    rows = []
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"one training step, B = {B}, D = {D}, projector {PROJECTOR}, {N_ITEMS} items, float32, "
+          f"tinybt backend {args.backend}; median of {repeats} interleaved repeats; {os.cpu_count()} CPUs, "
+          f"{numba.get_num_threads()} Numba / {torch_threads()} torch threads, BLAS 1 thread for tinybt, "
+          f"load average at start {load}\n")
+    print("| step | encoder | T | tinybt ms | PyTorch ms | tinybt / PyTorch |")
+    print("|---|---|---:|---:|---:|---:|", flush=True)
     for T in lengths:
         for kind in ("gru", "transformer"):
             enc = EncoderConfig(kind, N_ITEMS, D, CFG.layers, CFG.heads, max_len=T)
@@ -128,18 +151,10 @@ def main():
                     fns["torch"] = ts
                 with use_backend(args.backend), threadpool_limits(1, user_api="blas"):   # as trainer.train
                     t = median_times(fns, repeats)
-                rows.append((objective, kind, T, t["tinybt"], t.get("torch")))
-
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"one training step, B = {B}, D = {D}, projector {PROJECTOR}, {N_ITEMS} items, float32, "
-          f"tinybt backend {args.backend}; median of {repeats} interleaved repeats; {os.cpu_count()} CPUs, "
-          f"load average {load}\n")
-    print("| step | encoder | T | tinybt ms | PyTorch ms | tinybt / PyTorch |")
-    print("|---|---|---:|---:|---:|---:|")
-    for objective, kind, T, tb, tt in rows:
-        torch_cols = f"{tt * 1e3:.1f} | {tb / tt:.2f}" if tt else "n/a | n/a"
-        print(f"| {'Barlow Twins' if objective == 'barlow' else 'dual encoder'} | {kind} | {T} | "
-              f"{tb * 1e3:.1f} | {torch_cols} |")
+                tb, tt = t["tinybt"], t.get("torch")
+                torch_cols = f"{tt * 1e3:.1f} | {tb / tt:.2f}" if tt else "n/a | n/a"
+                print(f"| {'Barlow Twins' if objective == 'barlow' else 'dual encoder'} | {kind} | {T} | "
+                      f"{tb * 1e3:.1f} | {torch_cols} |", flush=True)
 
 
 if __name__ == "__main__":

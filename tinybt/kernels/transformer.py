@@ -57,18 +57,21 @@ def pack(lengths, B, T, D, n_heads):
     return Packed(idx, starts, lengths, np.cumsum(sq) - sq, (B, T, D))
 
 
+@njit(cache=True)
+def _head(a, s, L, c0, E):
+    """Rows s:s+L, columns c0:c0+E of a, as a contiguous copy (BLAS needs one)."""
+    return np.ascontiguousarray(a[s:s + L, c0:c0 + E])
+
+
 @njit(parallel=True, cache=True)
 def _attention_fwd(qkv, starts, lengths, a_off, nh, scale, ctx, A):
-    """Per sequence b and head h: A = softmax(q kᵀ · scale) over its L_b tokens, ctx = A v.
-    Each head's q, k, v are copied out contiguous so the three products go to BLAS."""
+    """Per sequence b and head h: A = softmax(q kᵀ · scale) over its L_b tokens, ctx = A v."""
     D = ctx.shape[1]
     E = D // nh
     for b in prange(len(starts)):
         s, L = starts[b], lengths[b]
         for h in range(nh):
-            q = np.ascontiguousarray(qkv[s:s + L, h * E:(h + 1) * E])
-            k = np.ascontiguousarray(qkv[s:s + L, D + h * E:D + (h + 1) * E])
-            v = np.ascontiguousarray(qkv[s:s + L, 2 * D + h * E:2 * D + (h + 1) * E])
+            q, k, v = _head(qkv, s, L, h * E, E), _head(qkv, s, L, D + h * E, E), _head(qkv, s, L, 2 * D + h * E, E)
             S = np.dot(q, k.T) * scale
             for i in range(L):                       # row softmax, max subtracted: no overflow
                 S[i] = np.exp(S[i] - S[i].max())
@@ -85,10 +88,8 @@ def _attention_bwd(qkv, dctx, starts, lengths, a_off, nh, scale, A, dqkv):
     for b in prange(len(starts)):
         s, L = starts[b], lengths[b]
         for h in range(nh):
-            q = np.ascontiguousarray(qkv[s:s + L, h * E:(h + 1) * E])
-            k = np.ascontiguousarray(qkv[s:s + L, D + h * E:D + (h + 1) * E])
-            v = np.ascontiguousarray(qkv[s:s + L, 2 * D + h * E:2 * D + (h + 1) * E])
-            dc = np.ascontiguousarray(dctx[s:s + L, h * E:(h + 1) * E])
+            q, k, v = _head(qkv, s, L, h * E, E), _head(qkv, s, L, D + h * E, E), _head(qkv, s, L, 2 * D + h * E, E)
+            dc = _head(dctx, s, L, h * E, E)
             P = A[a_off[b] + h * L * L:a_off[b] + (h + 1) * L * L].reshape(L, L)
             dqkv[s:s + L, 2 * D + h * E:2 * D + (h + 1) * E] = np.dot(P.T, dc)    # ctx = P v
             dP = np.dot(dc, v.T)
