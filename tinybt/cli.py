@@ -145,7 +145,8 @@ def compare(batch_sizes, lr_scaling, out, tasks, label_fractions, seeds, split, 
 
 
 # compare shares train's model and optimiser flags (one definition each)
-compare.params += [p for p in train.params if p.name not in ("objective", "batch_size", "out", "resume", "no_probe")]
+compare.params += [p for p in train.params
+                   if p.name not in ("objective", "batch_size", "out", "resume", "no_probe", "backend")]
 
 
 @cli.command()
