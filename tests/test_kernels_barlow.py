@@ -27,7 +27,7 @@ AGREEMENT = [(n, p, dtype, rtol) for n, p in SHAPES + [(2, 3), (40, 130)]
 
 
 @pytest.mark.parametrize("n,p,dtype,rtol", AGREEMENT)
-def test_fast_agrees_with_reference(n, p, dtype, rtol):
+def test_fast_equals_reference_path(n, p, dtype, rtol):
     z1, z2 = views(n * p, n, p, dtype)
     k, r = fast_bt(z1, z2, 0.3), reference_bt(z1, z2, 0.3)
     assert k.dz1.dtype == k.dz2.dtype == k.loss.dtype == dtype

@@ -8,7 +8,7 @@ from tinybt.nn.embedding import embedding_backward, embedding_forward, embedding
 
 
 @pytest.mark.parametrize("dtype,rtol", [(np.float32, 1e-6), (np.float64, 1e-14)])
-def test_fast_matches_reference(dtype, rtol):
+def test_fast_equals_reference_path(dtype, rtol):
     rng = np.random.default_rng(0)
     params = embedding_init(rng, 12, 5, dtype=dtype)
     ids = rng.integers(0, 12, size=(7, 9))                 # repeats and padding

@@ -19,7 +19,7 @@ def both(logits, mask, dp):
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-6), (np.float64, 1e-14)])
-def test_fast_matches_reference(dtype, tol):
+def test_fast_equals_reference_path(dtype, tol):
     rng = np.random.default_rng(0)
     logits = (3 * rng.standard_normal((2, 3, 4, 5))).astype(dtype)
     mask = rng.random((2, 1, 4, 5)) < 0.6                  # broadcast over the head axis
