@@ -1,4 +1,4 @@
-"""GRU forward + backward: Numba time-loop kernels vs the NumPy reference steps vs torch.nn.GRU.
+"""GRU forward + backward: the fast path (packed, Numba time loop) vs the NumPy reference (masked loop) vs torch.nn.GRU.
 
     python benchmarks/bench_gru.py            # B=128 and 256 (training), T=50, D=H=64, a smaller size; float32
     python benchmarks/bench_gru.py --quick    # the small size only, few repeats
@@ -21,6 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")   # before numpy loads OpenBL
 
 import numpy as np  # noqa: E402
 
+from tinybt.backend import use_backend  # noqa: E402
 from tinybt.nn.gru import gru_backward, gru_forward, gru_init  # noqa: E402
 
 SIZES = [(32, 20, 32, 32), (128, 50, 64, 64), (256, 50, 64, 64)]   # (B, T, D, H); the last = training
@@ -36,10 +37,11 @@ def median_time(fn, repeats):
     return float(np.median(times))
 
 
-def tinybt_fn(x, lengths, params, dout, fused):
+def tinybt_fn(x, lengths, params, dout, backend):
     def run():
-        _, cache = gru_forward(x, lengths, params, fused=fused)
-        return gru_backward(dout, cache)
+        with use_backend(backend):
+            _, cache = gru_forward(x, lengths, params)
+            return gru_backward(dout, cache)
     return run
 
 
@@ -80,15 +82,15 @@ def main():
         lengths = rng.integers(1, T + 1, size=B)
         params = gru_init(rng, D, H, np.float32)
         dout = rng.standard_normal((B, T, H), dtype=np.float32)
-        ref = median_time(tinybt_fn(x, lengths, params, dout, fused=False), repeats)
-        ker = median_time(tinybt_fn(x, lengths, params, dout, fused=True), repeats)
+        ref = median_time(tinybt_fn(x, lengths, params, dout, "reference"), repeats)
+        ker = median_time(tinybt_fn(x, lengths, params, dout, "fast"), repeats)
         tf = torch_fn(x, lengths, params, dout)
         tor = median_time(tf, repeats) if tf else None
         rows.append((B, T, D, H, ref, ker, tor))
 
     print(f"GRU forward + backward, float32, ragged lengths, median of {repeats} runs; "
           "ratio = NumPy reference time / time\n")
-    print("| B | T | D | H | NumPy reference ms | Numba kernels ms | ratio | torch.nn.GRU ms | ratio |")
+    print("| B | T | D | H | NumPy reference ms | fast path ms | ratio | torch.nn.GRU ms | ratio |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for B, T, D, H, ref, ker, tor in rows:
         t = f"{tor * 1e3:.2f} | {ref / tor:.2f}" if tor else "n/a | n/a"

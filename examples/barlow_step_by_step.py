@@ -43,7 +43,7 @@ def main(steps=60, batch_size=128, seed=0):
 
         # 4. Forward to the Barlow Twins loss, backward by hand, one Adam step.
         res, cache = barlow_forward(params, buffers, views, lambd, enc)
-        grads = barlow_backward(1.0, cache)
+        _, grads = barlow_backward(1.0, cache)             # ∂loss/∂params, loss gradient first
         opt.step(params, grads)
 
         if step == 1 or step % 10 == 0:

@@ -18,7 +18,7 @@ def right_padding(rng, B, T):
     return np.arange(T)[None, :] >= rng.integers(1, T + 1, size=B)[:, None]
 
 
-def check_appended_padding(forward, backward, x, p, dout, rng, extra, causal, grad_rtol, atol):
+def check_appended_padding(forward, backward, x, p, dout, rng, extra, grad_rtol, atol):
     """Appending `extra` padded positions (garbage x, mask True, zero upstream) changes
     neither the outputs at the original positions nor any gradient."""
     B, T, D = x.shape
@@ -26,9 +26,9 @@ def check_appended_padding(forward, backward, x, p, dout, rng, extra, causal, gr
     x2 = np.concatenate([x, 5 * rng.standard_normal((B, extra, D))], axis=1)
     kpm2 = np.concatenate([kpm, np.ones((B, extra), bool)], axis=1)
     dout2 = np.concatenate([dout, np.zeros((B, extra, D))], axis=1)
-    out, c = forward(x, p, 2, kpm, causal)
+    out, c = forward(x, p, 2, kpm)
     dx, g = backward(dout, c)
-    out2, c2 = forward(x2, p, 2, kpm2, causal)
+    out2, c2 = forward(x2, p, 2, kpm2)
     dx2, g2 = backward(dout2, c2)
     np.testing.assert_allclose(out2[:, :T], out, rtol=1e-12, atol=atol)
     np.testing.assert_allclose(dx2[:, :T], dx, rtol=1e-12, atol=atol)

@@ -1,4 +1,4 @@
-"""GRU (tinybt/nn/gru.py): gradient checks, closed forms, padding, kernels vs reference, torch."""
+"""GRU (tinybt/nn/gru.py): gradient checks, closed forms, padding, torch (fast == reference: test_kernels_gru.py)."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.cases.sequence import gru_case
-from tinybt.nn.gru import (_step_bwd_kernel, _step_fwd_kernel, gru_backward, gru_forward, gru_init,
-                           gru_step_backward_reference, gru_step_forward_reference, pack)
+from tinybt.backend import BACKENDS, use_backend
+from tinybt.nn.gru import gru_backward, gru_forward, gru_init
 
 from check_helpers import assert_gradcheck
 
@@ -54,8 +54,9 @@ def test_zero_weights_closed_form(seed, B, T):
     tanh_c = np.tanh(b_ih[2 * H:] + r * b_hh[2 * H:])
     t = np.arange(T)
     expected = (1 - 0.5 ** (t + 1))[None, :, None] * tanh_c * (t[None, :] < lengths[:, None])[..., None]
-    for fused in (True, False):
-        out, _ = gru_forward(x, lengths, p, fused=fused)
+    for backend in BACKENDS:
+        with use_backend(backend):
+            out, _ = gru_forward(x, lengths, p)
         np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
 
 
@@ -100,88 +101,31 @@ def test_batch_equals_each_sequence_alone():
         np.testing.assert_allclose(g[k], g_sum[k], rtol=1e-10, atol=1e-13)
 
 
-@settings(max_examples=25, deadline=None)
-@given(seed=SEEDS, B=st.integers(1, 6), T=st.integers(1, 5))
-def test_pack_covers_valid_cells_step_by_step(seed, B, T):
-    """Every valid (t, b) cell appears once, step after step; step t's rows come longest sequence
-    first, and prev points at the same sequence's cell one step earlier."""
-    lengths = np.random.default_rng(seed).integers(1, T + 1, size=B)
-    b, t, n, off, prev = pack(lengths, B, T)
-    assert sorted(zip(t, b)) == [(k, i) for k in range(T) for i in range(B) if k < lengths[i]]
-    assert (np.diff(t) >= 0).all() and (off == np.searchsorted(t, np.arange(T))).all()
-    assert (n == (lengths[None, :] > np.arange(T)[:, None]).sum(axis=1)).all()
-    for k in range(1, T):
-        assert (b[off[k]:off[k] + n[k]] == b[off[k - 1]:off[k - 1] + n[k]]).all()   # a prefix of step k − 1
-    assert (b[prev] == b[B:]).all() and (t[prev] == t[B:] - 1).all()
-
-
-@pytest.mark.parametrize("fused", [True, False])
-def test_batch_order_changes_nothing(fused):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_order_changes_nothing(backend):
     """Permuting the batch rows (unsorted lengths with ties) permutes out, dx and nothing else."""
     rng = np.random.default_rng(5)
     x, _, p, dout = _data(rng, 6, 5, 3, 4)
     lengths = np.array([2, 5, 2, 1, 5, 3])
     perm = rng.permutation(6)
-    out, c = gru_forward(x, lengths, p, fused=fused)
-    dx, g = gru_backward(dout, c)
-    out2, c2 = gru_forward(x[perm], lengths[perm], p, fused=fused)
-    dx2, g2 = gru_backward(dout[perm], c2)
+    with use_backend(backend):
+        out, c = gru_forward(x, lengths, p)
+        dx, g = gru_backward(dout, c)
+        out2, c2 = gru_forward(x[perm], lengths[perm], p)
+        dx2, g2 = gru_backward(dout[perm], c2)
     np.testing.assert_allclose(out2, out[perm], rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(dx2, dx[perm], rtol=1e-12, atol=1e-14)
     for k in p:
         np.testing.assert_allclose(g2[k], g[k], rtol=1e-10, atol=1e-13)
 
 
-@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
-def test_kernels_match_reference(dtype, tol):
-    rng = np.random.default_rng(1)
-    B, H = 5, 4
-    gi, gh = (2 * rng.standard_normal((B, 3 * H))).astype(dtype), (2 * rng.standard_normal((B, 3 * H))).astype(dtype)
-    h, dh, dout = (rng.standard_normal((B, H)).astype(dtype) for _ in range(3))
-    h_ref, act_ref = gru_step_forward_reference(gi, gh, h)
-    h_nb, act_nb = np.empty_like(h), np.empty_like(gi)
-    _step_fwd_kernel(gi, gh, h, h_nb, act_nb)
-    np.testing.assert_allclose(h_nb, h_ref, rtol=tol, atol=tol)
-    np.testing.assert_allclose(act_nb, act_ref, rtol=tol, atol=tol)
-    hn = np.ascontiguousarray(gh[:, 2 * H:])
-    ref = gru_step_backward_reference(dh, dout, h, act_ref, hn)
-    nb = (np.empty_like(gi), np.empty_like(gi), np.empty_like(h))
-    _step_bwd_kernel(dh, dout, h, act_ref, hn, *nb)
-    for a, b in zip(nb, ref):
-        assert a.dtype == dtype
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-    # and the whole layer, fused vs reference path
-    x, lengths, p, dout = _data(rng, 3, 5, 4, 6, dtype)
-    (o1, c1), (o2, c2) = gru_forward(x, lengths, p), gru_forward(x, lengths, p, fused=False)
-    np.testing.assert_allclose(o1, o2, rtol=tol, atol=tol)
-    (dx1, g1), (dx2, g2) = gru_backward(dout, c1), gru_backward(dout, c2)
-    np.testing.assert_allclose(dx1, dx2, rtol=tol, atol=tol)
-    for k in p:
-        np.testing.assert_allclose(g1[k], g2[k], rtol=tol, atol=10 * tol)
-
-
-@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
-def test_kernels_saturate_like_reference(dtype, tol):
-    """Pre-activations far past float32's exp overflow (|a| > 88) give finite gates that saturate
-    to 0/1 (tanh to ±1) in the kernels exactly as in the reference, in either dtype."""
-    rng = np.random.default_rng(4)
-    B, H = 4, 3
-    gi = (rng.choice([-1, 1], (B, 3 * H)) * rng.uniform(50, 1e4, (B, 3 * H))).astype(dtype)
-    gh, h = rng.standard_normal((B, 3 * H)).astype(dtype), rng.standard_normal((B, H)).astype(dtype)
-    h_ref, act_ref = gru_step_forward_reference(gi, gh, h)
-    h_nb, act_nb = np.empty_like(h), np.empty_like(gi)
-    _step_fwd_kernel(gi, gh, h, h_nb, act_nb)
-    assert np.isfinite(act_nb).all() and np.isfinite(h_nb).all()
-    np.testing.assert_allclose(act_nb, act_ref, rtol=tol, atol=tol)
-    np.testing.assert_allclose(h_nb, h_ref, rtol=tol, atol=tol)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("fused", [True, False])
-def test_dtype_preserved(dtype, fused):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dtype_preserved(dtype, backend):
     x, lengths, p, dout = _data(np.random.default_rng(0), 2, 3, 4, 5, dtype)
-    out, c = gru_forward(x, lengths, p, fused=fused)
-    dx, g = gru_backward(dout, c)
+    with use_backend(backend):
+        out, c = gru_forward(x, lengths, p)
+        dx, g = gru_backward(dout, c)
     assert out.dtype == dx.dtype == dtype and out.shape == (2, 3, 5) and dx.shape == x.shape
     assert {k: (v.dtype, v.shape) for k, v in g.items()} == {k: (dtype, v.shape) for k, v in p.items()}
 

@@ -23,24 +23,23 @@ def _data(rng, B, T, D, dtype=np.float64):
 
 @pytest.mark.parametrize("kw", [
     {},                                                                   # padded rows
-    {"causal": True},
     {"B": 1, "T": 1, "D": 4, "n_heads": 2},                               # B = 1, T = 1
-    {"B": 1, "T": 4, "D": 4, "key_padding_mask": [[False, True, True, True]], "causal": True},  # all but one padded
+    {"B": 1, "T": 4, "D": 4, "key_padding_mask": [[False, True, True, True]]},   # all but one padded
 ])
 def test_gradcheck(kw):
     assert_gradcheck(block_case(np.random.default_rng(0), **kw))
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=SEEDS, causal=st.booleans())
-def test_zero_branch_outputs_make_the_identity(seed, causal):
+@given(seed=SEEDS)
+def test_zero_branch_outputs_make_the_identity(seed):
     """Both residual branches end in a linear map; zero those two and the block is x ↦ x,
     with dx = dout exactly."""
     rng = np.random.default_rng(seed)
     x, p, dout = _data(rng, 2, 3, 4)
     for k in ("self_attn.out_proj.weight", "self_attn.out_proj.bias", "linear2.weight", "linear2.bias"):
         p[k][:] = 0
-    out, c = block_forward(x, p, 2, right_padding(rng, 2, 3), causal)
+    out, c = block_forward(x, p, 2, right_padding(rng, 2, 3))
     np.testing.assert_array_equal(out, x)
     np.testing.assert_array_equal(block_backward(dout, c)[0], dout)
 
@@ -57,34 +56,21 @@ def test_permutation_equivariant_without_masks(seed):
                                rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=20, deadline=None)
-@given(seed=SEEDS, T=st.integers(2, 6), data=st.data())
-def test_causal_output_ignores_later_inputs(seed, T, data):
-    t = data.draw(st.integers(0, T - 2))
-    rng = np.random.default_rng(seed)
-    x, p, _ = _data(rng, 2, T, 8)
-    x2 = x.copy()
-    x2[:, t + 1:] = 10 * rng.standard_normal(x2[:, t + 1:].shape)
-    out, _ = block_forward(x, p, 2, causal=True)
-    out2, _ = block_forward(x2, p, 2, causal=True)
-    np.testing.assert_allclose(out2[:, :t + 1], out[:, :t + 1], rtol=1e-12, atol=1e-12)
-
-
 @settings(max_examples=15, deadline=None)
-@given(seed=SEEDS, extra=st.integers(1, 3), causal=st.booleans())
-def test_appended_padding_changes_nothing(seed, extra, causal):
+@given(seed=SEEDS, extra=st.integers(1, 3))
+def test_appended_padding_changes_nothing(seed, extra):
     """Appended padded positions (garbage x, mask True, zero upstream) change neither the
     outputs at the original positions nor any gradient."""
     rng = np.random.default_rng(seed)
     x, p, dout = _data(rng, 3, 4, 8)
-    check_appended_padding(block_forward, block_backward, x, p, dout, rng, extra, causal, 1e-10, 1e-12)
+    check_appended_padding(block_forward, block_backward, x, p, dout, rng, extra, 1e-10, 1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_preserved(dtype):
     rng = np.random.default_rng(0)
     x, p, dout = _data(rng, 2, 3, 4, dtype)
-    out, c = block_forward(x, p, 2, right_padding(rng, 2, 3), causal=True)
+    out, c = block_forward(x, p, 2, right_padding(rng, 2, 3))
     dx, g = block_backward(dout, c)
     assert out.dtype == dx.dtype == dtype and out.shape == dx.shape == x.shape
     assert {k: (v.dtype, v.shape) for k, v in g.items()} == {k: (dtype, v.shape) for k, v in p.items()}
@@ -109,20 +95,18 @@ def test_init_matches_torch_state_dict():
     assert {k: v.shape for k, v in ours.items()} == {k: tuple(v.shape) for k, v in theirs.items()}
 
 
-@pytest.mark.parametrize("causal", [False, True])
-def test_matches_torch_encoder_layer(causal):
+def test_matches_torch_encoder_layer():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
     B, T, D, nh = 3, 5, 8, 2
     x, p, dout = _data(rng, B, T, D)
     kpm = right_padding(rng, B, T)
-    out, c = block_forward(x, p, nh, kpm, causal)
+    out, c = block_forward(x, p, nh, kpm)
     dx, g = block_backward(dout, c)
     m = _torch_layer(torch, D, nh)
     m.load_state_dict({k: torch.tensor(v) for k, v in p.items()})
     xt = torch.tensor(x, requires_grad=True)
-    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1) if causal else None
-    ot = m(xt, src_mask=mask, src_key_padding_mask=torch.tensor(kpm))
+    ot = m(xt, src_key_padding_mask=torch.tensor(kpm))
     (ot * torch.tensor(dout)).sum().backward()
     np.testing.assert_allclose(out, ot.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-12)

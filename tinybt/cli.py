@@ -14,6 +14,7 @@ import click
 from tinybt import __version__
 from tinybt.atomic import check_folder
 from tinybt.errors import TinyBTError, one_line
+from tinybt.backend import BACKENDS, use_backend
 from tinybt.train.config import TrainConfig
 
 
@@ -133,9 +134,11 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--resume", default=None,
               help="Continue the run in this folder with its saved config (--data-dir: where its data is now).")
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
+@click.option("--backend", type=click.Choice(BACKENDS), default="fast", show_default=True,
+              help="fast: the Numba kernels; reference: the plain NumPy layers (same maths, slower).")
 @click.option("--no-probe", is_flag=True, help="Skip the linear probe table at the end.")
 @click.pass_context
-def train(ctx, out, resume, threads, no_probe, **settings):
+def train(ctx, out, resume, threads, backend, no_probe, **settings):
     """Pretrain a user-sequence encoder (Barlow Twins or the dual-encoder baseline)."""
     from tinybt.train import run_dir
     from tinybt.train.trainer import train as run_training
@@ -145,11 +148,12 @@ def train(ctx, out, resume, threads, no_probe, **settings):
         if set(given) - {"data_dir"} or out is not None:
             flag = "--" + next((k for k in given if k != "data_dir"), "out").replace("_", "-")
             raise TinyBTError(f"{flag}: --resume continues with the run's saved config.json; drop {flag}")
-        with run_dir.data_moved_to(settings["data_dir"]):
+        with run_dir.data_moved_to(settings["data_dir"]), use_backend(backend):
             path = run_training(resume=resume, threads=threads)
     else:
         _refuse_transformer_flags(given, settings["encoder"])
-        path = run_training(TrainConfig(**settings, threads=threads), out=out)
+        with use_backend(backend):
+            path = run_training(TrainConfig(**settings, threads=threads), out=out)
     click.echo(f"run folder: {path}")
     if not no_probe:
         ctx.invoke(probe, run_dir=str(path))
@@ -232,7 +236,8 @@ def compare(ctx, batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_frac
 
 
 # compare shares train's model and optimiser flags (one definition each)
-compare.params += [p for p in train.params if p.name not in ("objective", "batch_size", "out", "resume", "no_probe")]
+compare.params += [p for p in train.params
+                   if p.name not in ("objective", "batch_size", "out", "resume", "no_probe", "backend")]
 
 
 @cli.command()

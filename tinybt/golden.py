@@ -6,7 +6,8 @@
 `grad/<name>` is ∂S/∂<name> with S = Σ_k Σ output[k] ⊙ upstream[k], for every
 float input and parameter (the Case contract of tinybt/gradcheck.py). Floats are
 float64, integers int64. The cases are whatever `all_cases(SEED)` registers, so
-a new case in tinybt/cases/ shows up here without touching this file.
+a new case in tinybt/cases/ shows up here without touching this file. They run on
+the reference path (tinybt/backend.py): the goldens are the plain NumPy maths.
 
 The .npz files are written by hand (fixed zip timestamps, sorted keys) so that
 exporting twice gives identical bytes and `git diff` shows only real changes.
@@ -24,6 +25,7 @@ import numpy as np
 
 from tinybt import __version__
 from tinybt.atomic import check_folder
+from tinybt.backend import use_backend
 from tinybt.errors import TinyBTError
 from tinybt.gradcheck import _REGISTRY, all_cases, rel_error
 
@@ -53,8 +55,8 @@ CONVENTIONS = {
            "Full backpropagation through time.",
     "attention": "Multi-head scaled dot-product attention (nn.MultiheadAttention layout: in_proj_weight (3D, D) "
                  "and in_proj_bias (3D,) stacked q|k|v, out_proj.weight, out_proj.bias), logits scaled by "
-                 "1/sqrt(head_dim). Key-padding mask (key position t >= length) and the optional causal mask "
-                 "(key after query) set the logit to -inf before the softmax.",
+                 "1/sqrt(head_dim). The key-padding mask (key position t >= length) sets the logit to -inf "
+                 "before the softmax; no causal mask (every position sees the whole history).",
     "transformer_block": "Pre-LN: x = x + MHA(LN1(x)); x = x + FFN(LN2(x)), FFN = Linear(D, 4D) -> GELU -> "
                          "Linear(4D, D), no dropout; as nn.TransformerEncoderLayer(norm_first=True, "
                          "activation='gelu', batch_first=True, dropout=0). The encoder adds the positional "
@@ -62,9 +64,9 @@ CONVENTIONS = {
                          "over valid positions.",
     "gelu": "Exact GELU: x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (nn.GELU(approximate='none')).",
     "layernorm": "Over the last dim, biased variance, eps 1e-5, affine weight/bias.",
-    "batchnorm": "nn.BatchNorm1d over the batch dim: training mode normalises with the biased batch variance, "
-                 "eps 1e-5, and updates running_mean/running_var with momentum 0.1 using the UNBIASED batch "
-                 "variance (running = 0.9 running + 0.1 batch); evaluation mode normalises with the running stats.",
+    "batchnorm": "nn.BatchNorm1d over the batch dim, training mode only: normalises with the biased batch "
+                 "variance, eps 1e-5, and updates running_mean/running_var with momentum 0.1 using the UNBIASED "
+                 "batch variance (running = 0.9 running + 0.1 batch).",
     "barlow_twins_loss": "Each view z1, z2 (N, P) is standardised per feature over the batch (biased variance, "
                          "eps 1e-5, no affine: BatchNorm1d(P, affine=False) in training mode); "
                          "C = z1_hat^T z2_hat / N; L = sum_i (1 - C_ii)^2 + lambda * sum_{i != j} C_ij^2. "
@@ -117,8 +119,9 @@ def _write_npz(path, arrays):
 def build(seed=SEED):
     """(manifest, {case name: arrays}) computed by this tinybt."""
     cases, data = {}, {}
-    for c in all_cases(seed):
-        arrays = case_arrays(c)
+    with use_backend("reference"):
+        computed = [(c, case_arrays(c)) for c in all_cases(seed)]
+    for c, arrays in computed:
         cases[c.name] = {
             "file": f"{c.name}.npz",
             "doc": " ".join((_REGISTRY[c.name].__doc__ or "").split()),

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from tinybt.backend import use_backend
 from tinybt.errors import TinyBTError
 
 EPS = 1e-6     # finite-difference step: float64 central differences, truncation ~ eps² and rounding ~ 1e-16/eps
@@ -103,10 +104,15 @@ def rel_error(a, n):
     return 0.0 if scale == 0 else float(np.abs(a - n).max() / scale)
 
 
-def check(c: Case):
+def check(c: Case, backend="reference"):
     """Returns [(tensor name, max rel error)] for every input and parameter the case returns a
-    gradient for (integer inputs and buffers get none; a case may leave out a known-zero one)."""
-    c = prepare(c)
+    gradient for (integer inputs and buffers get none; a case may leave out a known-zero one).
+    Runs the reference path unless backend="fast" (tinybt/backend.py)."""
+    with use_backend(backend):
+        return _check(prepare(c))
+
+
+def _check(c):
     inputs = {k: np.array(v, copy=True) for k, v in c.inputs.items()}
     params = {k: np.array(v, copy=True) for k, v in c.params.items()}
     _, gin, gpar = c.run(inputs, params, c.upstream)

@@ -1,4 +1,4 @@
-"""Cases the golden files need beyond the gradient checks (SPEC §5).
+"""Cases the golden files need beyond the gradient checks.
 
 projector:   the BT projector on its own (Linear -> BatchNorm1d -> ReLU -> ... -> Linear),
              in training mode, with its BatchNorm buffers in the state_dict.

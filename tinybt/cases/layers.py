@@ -8,10 +8,8 @@ builders on edge shapes (B = 1, T = 1, all-but-one padding, ...).
 import numpy as np
 
 from tinybt.gradcheck import Case, case, layer_run
-from tinybt.nn.activations import (gelu_backward, gelu_forward, relu_backward, relu_forward,
-                                   sigmoid_backward, sigmoid_forward, tanh_backward, tanh_forward)
+from tinybt.nn.activations import gelu_backward, gelu_forward, relu_backward, relu_forward
 from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward
-from tinybt.nn.dropout import dropout_backward, dropout_forward
 from tinybt.nn.embedding import embedding_backward, embedding_forward, embedding_init
 from tinybt.nn.layernorm import layernorm_backward, layernorm_forward
 from tinybt.nn.linear import linear_backward, linear_forward, linear_init
@@ -62,12 +60,12 @@ def layernorm_case(rng, lead=(2, 3), D=5):
 BN_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 
 
-def batchnorm_case(rng, N=5, D=3, training=True, affine=True, x_scale=2.0):
-    """Buffers travel in params (they are state_dict entries) but get no gradient. In training
-    the updated running stats are extra outputs (with no upstream) so ports can check them.
+def batchnorm_case(rng, N=5, D=3, affine=True, x_scale=2.0):
+    """Buffers travel in params (they are state_dict entries) but get no gradient. The updated
+    running stats are extra outputs (with no upstream) so ports can check them.
     With N = 2 the normalised batch is ±1 whatever x is, so ∂out/∂x is only eps/σ² in size:
     pass a small x_scale there to keep that gradient measurable."""
-    cfg = {"training": training, "momentum": 0.1, "eps": 1e-5, "affine": affine}
+    cfg = {"training": True, "momentum": 0.1, "eps": 1e-5, "affine": affine}
     params = {"weight": rng.uniform(0.5, 1.5, D), "bias": rng.standard_normal(D)} if affine else {}
     params.update(running_mean=rng.standard_normal(D), running_var=rng.uniform(0.5, 2.0, D),
                   num_batches_tracked=np.array(3, np.int64))
@@ -75,22 +73,19 @@ def batchnorm_case(rng, N=5, D=3, training=True, affine=True, x_scale=2.0):
     def run(inputs, params, upstream):
         buffers = {k: params[k] for k in BN_BUFFERS}
         p = {k: v for k, v in params.items() if k not in BN_BUFFERS}
-        out, cache = batchnorm_forward(inputs["x"], p, buffers, training, cfg["momentum"], cfg["eps"])
-        outputs = {"out": out}
-        if training:
-            outputs.update(running_mean=buffers["running_mean"], running_var=buffers["running_var"])
+        out, cache = batchnorm_forward(inputs["x"], p, buffers, cfg["momentum"], cfg["eps"])
+        outputs = {"out": out, "running_mean": buffers["running_mean"], "running_var": buffers["running_var"]}
         if upstream is None:
             return outputs, None, None
         dx, grads = batchnorm_backward(upstream["out"], cache)
         return outputs, {"x": dx}, grads
 
-    name = "batchnorm_" + ("train" if training else "eval") + ("" if affine else "_noaffine")
-    return Case(name, run, {"x": rng.standard_normal((N, D)) * x_scale + 1}, params, cfg,
+    return Case("batchnorm_train" + ("" if affine else "_noaffine"), run,
+                {"x": rng.standard_normal((N, D)) * x_scale + 1}, params, cfg,
                 upstream={"out": rng.standard_normal((N, D))})
 
 
-ACTIVATIONS = {"relu": (relu_forward, relu_backward), "gelu": (gelu_forward, gelu_backward),
-               "sigmoid": (sigmoid_forward, sigmoid_backward), "tanh": (tanh_forward, tanh_backward)}
+ACTIVATIONS = {"relu": (relu_forward, relu_backward), "gelu": (gelu_forward, gelu_backward)}
 
 
 def activation_case(rng, name, shape=(3, 4)):
@@ -98,14 +93,6 @@ def activation_case(rng, name, shape=(3, 4)):
     x = rng.standard_normal(shape) * 2
     x[np.abs(x) < 0.01] = 0.5   # keep relu's finite differences off its kink
     return Case(name, _layer_run(lambda x, _: fwd(x), bwd), {"x": x})
-
-
-def dropout_case(rng, shape=(3, 4), p=0.3, training=True, seed=7):
-    """A fresh Generator(seed) in every run gives the identical mask every call."""
-    cfg = {"p": p, "training": training, "seed": seed}
-    fwd = lambda x, _: dropout_forward(x, p, np.random.default_rng(seed), training)  # noqa: E731
-    return Case("dropout" if training else "dropout_eval", _layer_run(fwd, dropout_backward),
-                {"x": rng.standard_normal(shape)}, {}, cfg)
 
 
 def pool_case(rng, kind, B=3, T=4, H=2, lengths=(4, 1, 2)):
@@ -121,11 +108,8 @@ case("embedding")(embedding_case)
 case("positional")(positional_case)
 case("layernorm")(layernorm_case)
 case("batchnorm_train")(batchnorm_case)
-case("batchnorm_eval")(lambda rng: batchnorm_case(rng, training=False))
 case("batchnorm_train_noaffine")(lambda rng: batchnorm_case(rng, affine=False))
 for _act in ACTIVATIONS:
     case(_act)(lambda rng, _act=_act: activation_case(rng, _act))
-case("dropout")(dropout_case)
-case("dropout_eval")(lambda rng: dropout_case(rng, training=False))
 case("last_pool")(lambda rng: pool_case(rng, "last"))
 case("mean_pool")(lambda rng: pool_case(rng, "mean"))

@@ -1,16 +1,16 @@
 """Gradient-check cases for the three losses (tinybt/losses/).
 
-Each outputs the scalar loss; its grad is upstream · ∂loss/∂input.
-Barlow Twins uses N < P so the fast kernel's Gram-matrix path is the one checked
-(tests/test_barlow.py covers the N ≥ P path against the reference).
+Each outputs the scalar loss; its grad is upstream · ∂loss/∂input. Barlow Twins
+uses N < P, so on the fast path the kernel's Gram-matrix branch is the one checked
+(tests/test_kernels_barlow.py covers the N ≥ P branch against the reference).
 """
 
 import numpy as np
 
 from tinybt.gradcheck import Case, case
-from tinybt.losses.barlow import barlow_twins_loss
-from tinybt.losses.dual import dual_encoder_loss
-from tinybt.losses.xent import softmax_cross_entropy
+from tinybt.losses.barlow import barlow_twins_backward, barlow_twins_forward
+from tinybt.losses.dual import dual_encoder_backward, dual_encoder_forward
+from tinybt.losses.xent import cross_entropy_backward, cross_entropy_forward
 
 N, P, B, D, C = 6, 8, 5, 4, 3
 LAMBD, TAU = 0.2, 0.5
@@ -23,12 +23,12 @@ def _barlow(rng):
     z2 = z1 + 0.5 * rng.standard_normal((N, P))
 
     def run(inputs, params, upstream):
-        res = barlow_twins_loss(inputs["z1"], inputs["z2"], LAMBD)
+        res, cache = barlow_twins_forward(inputs["z1"], inputs["z2"], LAMBD)
         out = {"loss": np.asarray(res.loss)}
         if upstream is None:
             return out, None, None
-        g = float(upstream["loss"])
-        return out, {"z1": g * res.dz1, "z2": g * res.dz2}, {}
+        (dz1, dz2), _ = barlow_twins_backward(float(upstream["loss"]), cache)
+        return out, {"z1": dz1, "z2": dz2}, {}
 
     return Case("barlow_twins", run, {"z1": z1, "z2": z2}, config={"lambd": LAMBD, "eps": 1e-5})
 
@@ -37,12 +37,12 @@ def _barlow(rng):
 def _dual(rng):
     """Dual-encoder loss of u, e (B, D) = (5, 4); rows 0 and 3 share next item 7 (a masked false negative)."""
     def run(inputs, params, upstream):
-        loss, du, de = dual_encoder_loss(inputs["u"], inputs["e"], inputs["item_ids"], TAU)
+        loss, cache = dual_encoder_forward(inputs["u"], inputs["e"], inputs["item_ids"], TAU)
         out = {"loss": np.asarray(loss)}
         if upstream is None:
             return out, None, None
-        g = float(upstream["loss"])
-        return out, {"u": g * du, "e": g * de}, {}
+        (du, de), _ = dual_encoder_backward(float(upstream["loss"]), cache)
+        return out, {"u": du, "e": de}, {}
 
     inputs = {"u": rng.standard_normal((B, D)), "e": rng.standard_normal((B, D)),
               "item_ids": np.array([7, 2, 9, 7, 4])}
@@ -51,11 +51,12 @@ def _dual(rng):
 
 def _xent_case(rng, name, weighted):
     def run(inputs, params, upstream):
-        loss, dlogits = softmax_cross_entropy(inputs["logits"], inputs["y"], inputs.get("class_weights"))
+        loss, cache = cross_entropy_forward(inputs["logits"], inputs["y"], inputs.get("class_weights"))
         out = {"loss": np.asarray(loss)}
         if upstream is None:
             return out, None, None
-        return out, {"logits": float(upstream["loss"]) * dlogits}, {}
+        dlogits, _ = cross_entropy_backward(float(upstream["loss"]), cache)
+        return out, {"logits": dlogits}, {}
 
     inputs = {"logits": rng.standard_normal((B, C)), "y": np.array([0, 2, 1, 2, 2])}
     if weighted:   # data, not a differentiable input: no grad entry (gradcheck skips it)

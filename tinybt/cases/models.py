@@ -54,7 +54,7 @@ def barlow_case(rng, kind):
         out = {"loss": np.asarray(res.loss)}
         if upstream is None:
             return out, None, None
-        grads = barlow_backward(upstream["loss"], cache)
+        _, grads = barlow_backward(float(upstream["loss"]), cache)
         grads.pop("final_norm.bias", None)          # exactly 0 by shift invariance (module doc)
         return out, {}, grads
 
@@ -89,7 +89,7 @@ def model_dual(rng):
         out = {"loss": np.asarray(loss)}
         if upstream is None:
             return out, None, None
-        return out, {}, dual_backward(upstream["loss"], cache)
+        return out, {}, dual_backward(float(upstream["loss"]), cache)[1]
 
     return Case("model_dual", run, {"ids": ids, "lengths": lengths, "targets": targets}, params,
                 {"encoder": asdict(enc), "tau": TAU})

@@ -1,4 +1,4 @@
-"""Dual-encoder (next-item, in-batch negatives) loss: the baseline of SPEC §2.
+"""Dual-encoder (next-item, in-batch negatives) loss: the paper's baseline.
 
 Shapes: u (B, D) user vectors, e (B, D) embeddings of each user's next item,
 item_ids int (B,) those next items.
@@ -17,11 +17,22 @@ Zero vectors: eps = 1e-8 keeps û finite (û = 0 for u = 0); below eps the norm
 is the constant eps, so the backward there is just dû / eps.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
-from tinybt.losses.xent import softmax_cross_entropy
+from tinybt.losses.xent import cross_entropy_backward, cross_entropy_forward
 
 NORM_EPS = 1e-8
+
+
+class DualCache(NamedTuple):
+    uh: np.ndarray        # (B, D) unit user vectors
+    un: np.ndarray        # (B, 1) their clamped norms
+    eh: np.ndarray        # (B, D) unit item vectors
+    en: np.ndarray
+    tau: float
+    xent: tuple           # the cross-entropy's cache
 
 
 def _normalize_forward(x):
@@ -42,22 +53,26 @@ def duplicate_mask(item_ids):
     return same
 
 
-def dual_encoder_loss(u, e, item_ids, tau):
-    """Returns (loss, du, de): loss a scalar of u's dtype, du and de (B, D)."""
+def dual_encoder_forward(u, e, item_ids, tau):
+    """u, e (B, D), item_ids int (B,) -> loss (scalar of u's dtype), cache."""
     u, e, item_ids = np.asarray(u), np.asarray(e), np.asarray(item_ids)
     if u.ndim != 2 or u.shape != e.shape or item_ids.shape != u.shape[:1]:
         raise ValueError(f"dual_encoder_loss: need u, e (B, D) and item_ids (B,), got {u.shape}, {e.shape}, {item_ids.shape}")
     if not tau > 0:
         raise ValueError(f"dual_encoder_loss: tau must be > 0, got {tau}")
-    b = u.shape[0]
-
     uh, un = _normalize_forward(u)
     eh, en = _normalize_forward(e)
     logits = uh @ eh.T / tau
     logits[duplicate_mask(item_ids)] = -np.inf
-    loss, dlogits = softmax_cross_entropy(logits, np.arange(b))
+    loss, c_xent = cross_entropy_forward(logits, np.arange(len(u)))   # row i's positive is column i
+    return loss, DualCache(uh, un, eh, en, tau, c_xent)
 
-    dlogits /= tau
+
+def dual_encoder_backward(dloss, cache):
+    """dloss (scalar) -> (du, de) (B, D) each, {} (no parameters)."""
+    uh, un, eh, en, tau, c_xent = cache
+    dlogits, _ = cross_entropy_backward(dloss, c_xent)
+    dlogits /= tau                                   # logits = û êᵀ / τ
     du = _normalize_backward(dlogits @ eh, uh, un)
     de = _normalize_backward(dlogits.T @ uh, eh, en)
-    return loss, du, de
+    return (du, de), {}

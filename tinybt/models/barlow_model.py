@@ -2,7 +2,7 @@
 
     views: (ids1 (B, T1), lengths1 (B,)), (ids2 (B, T2), lengths2 (B,))
     u = encoder(view)  (B, D)      z = projector(u)  (B, P)
-    loss = barlow_twins_loss(z1, z2, λ)
+    loss = barlow_twins_forward(z1, z2, λ)       its gradient: barlow_twins_backward
 
 Both views go through the encoder in ONE call (stacked to (2B, T)): the encoder
 has no batch statistics, so this is the same function as two calls, and twice
@@ -12,12 +12,21 @@ the original Barlow Twins code (projector(backbone(y1)), projector(backbone(y2))
 The projector weights are shared by the two views, so their gradients add up.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
-from tinybt.losses.barlow import barlow_twins_loss
+from tinybt.losses.barlow import barlow_twins_backward, barlow_twins_forward
 from tinybt.models.encoder import EncoderConfig, encoder_backward, encoder_forward, encoder_init
 from tinybt.models.grads import add_grads
 from tinybt.models.projector import projector_backward, projector_forward, projector_init
+
+
+class BarlowCache(NamedTuple):
+    encoder: tuple       # both views, stacked
+    projector1: list     # one projector cache per view
+    projector2: list
+    loss: tuple
 
 
 def barlow_init(rng, enc: EncoderConfig, widths, dtype=np.float32):
@@ -37,20 +46,20 @@ def stack_views(ids1, ids2):
 
 
 def barlow_forward(params, buffers, views, lambd, enc: EncoderConfig):
-    """-> (BT loss result: loss, on/off-diagonal parts, dz1, dz2; cache). Updates BN buffers."""
+    """-> (BTLoss: loss and its on/off-diagonal parts, cache). Updates the BatchNorm buffers."""
     (ids1, len1), (ids2, len2) = views
     B = len(len1)
     u, c_enc = encoder_forward(stack_views(ids1, ids2), np.concatenate([len1, len2]), params, enc)
     z1, c1 = projector_forward(u[:B], params, buffers)
     z2, c2 = projector_forward(u[B:], params, buffers)
-    res = barlow_twins_loss(z1, z2, lambd)
-    return res, (res, c_enc, c1, c2)
+    loss, c_loss = barlow_twins_forward(z1, z2, lambd)
+    return loss, BarlowCache(c_enc, c1, c2, c_loss)
 
 
 def barlow_backward(dloss, cache):
-    """dloss (scalar) -> grads with the params' keys."""
-    res, c_enc, c1, c2 = cache
-    du1, g1 = projector_backward(res.dz1 * dloss, c1)
-    du2, g2 = projector_backward(res.dz2 * dloss, c2)
-    grads = encoder_backward(np.concatenate([du1, du2]), c_enc)
-    return grads | add_grads(g1, g2)
+    """dloss (scalar) -> (None, grads with the params' keys): the ids get no gradient."""
+    (dz1, dz2), _ = barlow_twins_backward(dloss, cache.loss)
+    du1, g1 = projector_backward(dz1, cache.projector1)
+    du2, g2 = projector_backward(dz2, cache.projector2)
+    _, grads = encoder_backward(np.concatenate([du1, du2]), cache.encoder)
+    return None, grads | add_grads(g1, g2)

@@ -20,9 +20,12 @@ mode compute the same function.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from tinybt import backend
+from tinybt.kernels import transformer as fast
 from tinybt.nn.embedding import embedding_backward, embedding_forward, embedding_init
 from tinybt.nn.gru import gru_backward, gru_forward, gru_init
 from tinybt.nn.layernorm import layernorm_backward, layernorm_forward, layernorm_init
@@ -42,6 +45,29 @@ class EncoderConfig:
     max_len: int = 50  # rows of pos_emb
 
 
+class GRUEncoderCache(NamedTuple):
+    cfg: EncoderConfig
+    emb: tuple
+    gru: tuple
+    pool: tuple
+
+
+class PackedTransformerEncoderCache(NamedTuple):
+    cfg: EncoderConfig
+    emb: tuple
+    pos: tuple
+    packed: tuple        # the fast path's cache (kernels/transformer.py)
+
+
+class TransformerEncoderCache(NamedTuple):
+    cfg: EncoderConfig
+    emb: tuple
+    pos: tuple
+    blocks: list         # one per block
+    norm: tuple
+    pool: np.ndarray
+
+
 def encoder_init(rng, cfg: EncoderConfig, dtype=np.float32):
     D = cfg.dim
     params = prefixed(embedding_init(rng, cfg.n_items + 2, D, dtype=dtype), "item_emb")
@@ -59,8 +85,11 @@ def encoder_forward(ids, lengths, params, cfg: EncoderConfig):
     if cfg.kind == "gru":
         h, c_gru = gru_forward(x, lengths, sub(params, "gru"))
         u, c_pool = last_pool_forward(h, lengths)
-        return u, (cfg, c_emb, c_gru, c_pool)
+        return u, GRUEncoderCache(cfg, c_emb, c_gru, c_pool)
     x, c_pos = positional_forward(x, sub(params, "pos_emb"))
+    if backend.fast():      # the same blocks, on the valid positions only
+        u, c_fast = fast.transformer_forward(x, lengths, params, cfg.n_layers, cfg.n_heads)
+        return u, PackedTransformerEncoderCache(cfg, c_emb, c_pos, c_fast)
     pad = np.arange(ids.shape[1])[None, :] >= np.asarray(lengths)[:, None]   # True = padding key
     c_blocks = []
     for i in range(cfg.n_layers):
@@ -68,26 +97,27 @@ def encoder_forward(ids, lengths, params, cfg: EncoderConfig):
         c_blocks.append(c)
     x, c_norm = layernorm_forward(x, sub(params, "final_norm"))
     u, c_pool = mean_pool_forward(x, lengths)
-    return u, (cfg, c_emb, c_pos, c_blocks, c_norm, c_pool)
+    return u, TransformerEncoderCache(cfg, c_emb, c_pos, c_blocks, c_norm, c_pool)
 
 
 def encoder_backward(du, cache):
-    """du (B, D) -> grads with the params' keys (ids get none)."""
-    cfg = cache[0]
-    if cfg.kind == "gru":
-        _, c_emb, c_gru, c_pool = cache
-        dh, _ = last_pool_backward(du, c_pool)
-        dx, g_gru = gru_backward(dh, c_gru)
+    """du (B, D) -> (None, grads with the params' keys): the ids get no gradient."""
+    if cache.cfg.kind == "gru":
+        dh, _ = last_pool_backward(du, cache.pool)
+        dx, g_gru = gru_backward(dh, cache.gru)
         grads = prefixed(g_gru, "gru")
-    else:
-        _, c_emb, c_pos, c_blocks, c_norm, c_pool = cache
-        dx, _ = mean_pool_backward(du, c_pool)
-        dx, g = layernorm_backward(dx, c_norm)
-        grads = prefixed(g, "final_norm")
-        for i in reversed(range(cfg.n_layers)):
-            dx, g = block_backward(dx, c_blocks[i])
-            grads |= prefixed(g, f"layers.{i}")
-        dx, g = positional_backward(dx, c_pos)
+    elif backend.fast():
+        dx, grads = fast.transformer_backward(du, cache.packed)
+        dx, g = positional_backward(dx, cache.pos)
         grads |= prefixed(g, "pos_emb")
-    _, g = embedding_backward(dx, c_emb)
-    return grads | prefixed(g, "item_emb")
+    else:
+        dx, _ = mean_pool_backward(du, cache.pool)
+        dx, g = layernorm_backward(dx, cache.norm)
+        grads = prefixed(g, "final_norm")
+        for i in reversed(range(cache.cfg.n_layers)):
+            dx, g = block_backward(dx, cache.blocks[i])
+            grads |= prefixed(g, f"layers.{i}")
+        dx, g = positional_backward(dx, cache.pos)
+        grads |= prefixed(g, "pos_emb")
+    _, g = embedding_backward(dx, cache.emb)
+    return None, grads | prefixed(g, "item_emb")

@@ -11,8 +11,11 @@ each feature over the batch, so a bias there would always get a zero gradient.
 With a single width ("256") the projector is one Linear(D, 256, bias=False).
 
 BatchNorm buffers live in their own dict (not optimised). The projector is used
-only for pretraining, so it always runs in training mode (batch statistics).
+only for pretraining, so it always runs in training mode (batch statistics); the
+running statistics are kept only as the state_dict entries a port checks.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,6 +23,12 @@ from tinybt.nn.activations import relu_backward, relu_forward
 from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward, batchnorm_init
 from tinybt.nn.linear import linear_backward, linear_forward, linear_init
 from tinybt.nn.params import prefixed, sub
+
+
+class ProjectorLayerCache(NamedTuple):
+    linear: tuple
+    bn: tuple | None       # None after the last Linear
+    relu: np.ndarray | None
 
 
 def projector_init(rng, d, widths, dtype=np.float32):
@@ -41,30 +50,31 @@ def _n_linear(params):
 
 
 def projector_forward(x, params, buffers):
-    """x (B, D) -> z (B, P), cache. Updates the BatchNorm running stats in `buffers`."""
+    """x (B, D) -> z (B, P), caches (one per Linear). Updates the BatchNorm running stats in `buffers`."""
     n = _n_linear(params)
     caches = []
     for j in range(n):
-        x, c = linear_forward(x, sub(params, f"projector.{3 * j}"))
-        caches.append(c)
+        x, c_lin = linear_forward(x, sub(params, f"projector.{3 * j}"))
+        c_bn = c_relu = None
         if j < n - 1:
             name = f"projector.{3 * j + 1}"
             b = sub(buffers, name)
-            x, c_bn = batchnorm_forward(x, sub(params, name), b, training=True)
+            x, c_bn = batchnorm_forward(x, sub(params, name), b)
             buffers.update(prefixed(b, name))        # batchnorm_forward rebinds its dict's entries
             x, c_relu = relu_forward(x)
-            caches += [c_bn, c_relu]
+        caches.append(ProjectorLayerCache(c_lin, c_bn, c_relu))
     return x, caches
 
 
 def projector_backward(dz, caches):
     """dz (B, P) -> dx (B, D), grads with the params' keys."""
     grads = {}
-    for j in reversed(range((len(caches) + 2) // 3)):
-        dz, g = linear_backward(dz, caches[3 * j])
+    for j in reversed(range(len(caches))):
+        c = caches[j]
+        if c.bn is not None:
+            dz, _ = relu_backward(dz, c.relu)
+            dz, g = batchnorm_backward(dz, c.bn)
+            grads |= prefixed(g, f"projector.{3 * j + 1}")
+        dz, g = linear_backward(dz, c.linear)
         grads |= prefixed(g, f"projector.{3 * j}")
-        if j > 0:
-            dz, _ = relu_backward(dz, caches[3 * j - 1])
-            dz, g = batchnorm_backward(dz, caches[3 * j - 2])
-            grads |= prefixed(g, f"projector.{3 * j - 2}")
     return dz, grads

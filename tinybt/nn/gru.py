@@ -8,27 +8,31 @@
 Steps t ≥ lengths[b] are padding: h is carried through unchanged and the output
 there is 0 — exactly what pack_padded_sequence → nn.GRU → pad_packed_sequence
 returns. The user vector is out[b, lengths[b] − 1] (pooling.py gathers it).
-
-Packed like pack_padded_sequence (`pack`): rows sorted longest first make the
-sequences still running at step t a prefix of n_t rows, so only the valid (t, b)
-cells are computed and stored, step after step; padded cells cost nothing.
-
-Work split: the input projection x W_ihᵀ of every cell is one matmul up front;
-each step then does one BLAS matmul h W_hhᵀ and a fused Numba kernel for the
-elementwise gate work, the whole time loop inside one Numba call per direction.
-`gru_step_forward_reference` / `gru_step_backward_reference` are the readable NumPy
-versions of the two step kernels (fused=False runs them in a Python loop; the tests
-check both agree). Each step works on a contiguous slice of the packed arrays.
+Weights are stacked r|z|n: W_ih (3H, D) holds W_ir, W_iz, W_in, and so on.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
+from tinybt import backend
+from tinybt.kernels import gru as fast
 from tinybt.nn.activations import sigmoid
 from tinybt.nn.lengths import check_lengths
 from tinybt.nn.params import uniform
+
+
+class GRUCache(NamedTuple):
+    x: np.ndarray         # (B, T, D)
+    valid: np.ndarray     # (B, T) bool, t < lengths[b]
+    h_in: np.ndarray      # (B, T, H) the state entering each step
+    r: np.ndarray         # (B, T, H) the gates at each step
+    z: np.ndarray
+    n: np.ndarray
+    hn: np.ndarray        # (B, T, H) W_hn h + b_hn, which r multiplies
+    W_ih: np.ndarray
+    W_hh: np.ndarray
 
 
 def gru_init(rng, d, h, dtype=np.float32):
@@ -40,202 +44,58 @@ def gru_init(rng, d, h, dtype=np.float32):
             "bias_hh_l0": uniform(rng, (3 * h,), bound, dtype)}
 
 
-def pack(lengths, B, T):
-    """lengths (B,) ints in [1, T] -> where each valid (t, b) cell lives in the packed (N, ·) arrays.
-
-    Step t's cells are rows off[t] : off[t] + n[t], n[t] = #{b: lengths[b] > t}, ordered
-    longest sequence first (stable), so the state entering step t ≥ 1 is the first n[t]
-    rows of step t − 1. Returns b, t (N,) = each cell's batch row and step, n, off (T,),
-    and prev (N − B,) = the packed row of the state entering each cell of steps ≥ 1.
-    """
-    lengths = check_lengths(lengths, B, T, "gru")
-    order = np.argsort(-lengths, kind="stable")
-    t, j = np.nonzero(np.arange(T)[:, None] < lengths[order][None, :])    # j = rank by length
-    n = np.bincount(t, minlength=T)
-    off = np.cumsum(n) - n
-    return order[j], t, n, off, off[t[B:] - 1] + j[B:]
-
-
-# ---- one step: plain NumPy reference ----------------------------------------
-
-def gru_step_forward_reference(gi, gh, h):
-    """gi, gh (B, 3H): W_ih x + b_ih and W_hh h + b_hh, stacked r|z|n; h (B, H) — the B
-    sequences still running at this step (packed: padding never reaches a step).
-
-    Returns h' (B, H) and act (B, 3H) = r|z|n (kept for the backward pass).
-    """
-    H = h.shape[1]
-    r = sigmoid(gi[:, :H] + gh[:, :H])
-    z = sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
-    n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
-    return (1 - z) * n + z * h, np.concatenate([r, z, n], axis=1)
-
-
-def gru_step_backward_reference(dh, dout, h, act, hn):
-    """dh (B, H) = ∂S/∂h' from later steps, dout (B, H) = ∂S/∂out at this step, h (B, H)
-    the state before the step, act (B, 3H) = r|z|n, hn (B, H) = W_hn h + b_hn.
-
-    Returns dgi (B, 3H) = ∂S/∂(W_ih x + b_ih), dgh (B, 3H) = ∂S/∂(W_hh h + b_hh) and
-    dh_prev (B, H) = ∂S/∂h along the direct z ⊙ h path (the caller adds dgh W_hh).
-    """
-    H = h.shape[1]
-    r, z, n = act[:, :H], act[:, H:2 * H], act[:, 2 * H:]
-    dh = dh + dout                        # h' is both this step's output and the next step's state
-    dn = dh * (1 - z)
-    da_n = dn * (1 - n * n)               # tanh' = 1 − n²
-    da_r = da_n * hn * r * (1 - r)        # n's pre-activation holds r ⊙ hn; σ' = σ(1 − σ)
-    da_z = dh * (h - n) * z * (1 - z)     # ∂h'/∂z = h − n
-    dgi = np.concatenate([da_r, da_z, da_n], axis=1)
-    dgh = np.concatenate([da_r, da_z, da_n * r], axis=1)
-    return dgi, dgh, dh * z
-
-
-# ---- one step: fused Numba kernels (same maths, writes into its outputs) ----
-# Both squashing functions go through exp: Numba calls scalar libm, where tanh costs
-# several times exp. Neither overflows into NaN: exp(±large) = inf gives 1/(1 + inf) = 0.
-# error_model="numpy" drops the zero-division checks (1 + e^x is never 0).
-# `one` carries the arrays' dtype: a float64 literal would promote float32 maths to
-# float64 (scalar double exp), where float32 stays float32 (expf) as in the reference.
-
-@njit(cache=True, error_model="numpy")
-def _sigmoid(a, one):
-    return one / (one + math.exp(-a))
-
-
-@njit(cache=True, error_model="numpy")
-def _tanh(a, one):
-    return (one + one) / (one + math.exp(-(a + a))) - one     # = 2σ(2a) − 1
-
-
-@njit(cache=True, error_model="numpy")
-def _step_fwd_kernel(gi, gh, h, h_new, act):
-    B, H = h.shape
-    one = h.dtype.type(1)
-    for b in range(B):
-        for j in range(H):
-            r = _sigmoid(gi[b, j] + gh[b, j], one)
-            z = _sigmoid(gi[b, H + j] + gh[b, H + j], one)
-            n = _tanh(gi[b, 2 * H + j] + r * gh[b, 2 * H + j], one)
-            act[b, j] = r
-            act[b, H + j] = z
-            act[b, 2 * H + j] = n
-            h_new[b, j] = (one - z) * n + z * h[b, j]
-
-
-@njit(cache=True)
-def _step_bwd_kernel(dh, dout, h, act, hn, dgi, dgh, dh_prev):
-    B, H = h.shape
-    one = h.dtype.type(1)
-    for b in range(B):
-        for j in range(H):
-            r, z, n = act[b, j], act[b, H + j], act[b, 2 * H + j]
-            g = dh[b, j] + dout[b, j]
-            da_n = g * (one - z) * (one - n * n)
-            da_r = da_n * hn[b, j] * r * (one - r)
-            da_z = g * (h[b, j] - n) * z * (one - z)
-            dgi[b, j] = da_r
-            dgi[b, H + j] = da_z
-            dgi[b, 2 * H + j] = da_n
-            dgh[b, j] = da_r
-            dgh[b, H + j] = da_z
-            dgh[b, 2 * H + j] = da_n * r
-            dh_prev[b, j] = g * z
-
-
-# ---- the time loops: one Numba call per direction --------------------------
-# A Python loop over steps paid more in interpreter, dispatch and temporary-array
-# overhead than in arithmetic; inside Numba np.dot still calls BLAS, buffers are reused.
-
-@njit(cache=True)
-def state_in(hs, n, off, t):
-    """The n[t] rows of hs (N, H) holding the state entering step t: h0 = 0, then step t − 1's first rows."""
-    if t == 0:
-        return np.zeros((n[0], hs.shape[1]), hs.dtype)
-    return hs[off[t - 1]:off[t - 1] + n[t]]
-
-
-@njit(cache=True)
-def _forward_loop(gi, W_hh, b_hh, n, off, hs, acts, hns):
-    H, B = hs.shape[1], n[:1].sum()           # B = rows of step 0 (every sequence)
-    gh = np.empty((B, 3 * H), hs.dtype)
-    for t in range(len(n)):
-        s, m = off[t], n[t]
-        h = state_in(hs, n, off, t)
-        np.dot(h, W_hh.T, gh[:m])
-        gh[:m] += b_hh
-        hns[s:s + m] = gh[:m, 2 * H:]
-        _step_fwd_kernel(gi[s:s + m], gh[:m], h, hs[s:s + m], acts[s:s + m])
-
-
-@njit(cache=True)
-def _backward_loop(dout, W_hh, n, off, hs, acts, hns, dgi, dgh):
-    H, B = hs.shape[1], n[:1].sum()
-    dh = np.zeros((B, H), dout.dtype)         # rows past n[t + 1] are still 0 at step t
-    dh_hh = np.empty((B, H), dout.dtype)
-    for t in range(len(n) - 1, -1, -1):
-        s, m = off[t], n[t]
-        # dh_prev may alias dh: the kernel reads each dh[b, j] before writing it
-        _step_bwd_kernel(dh[:m], dout[s:s + m], state_in(hs, n, off, t), acts[s:s + m], hns[s:s + m],
-                         dgi[s:s + m], dgh[s:s + m], dh[:m])
-        np.dot(dgh[s:s + m], W_hh, dh_hh[:m])
-        dh[:m] += dh_hh[:m]                   # the W_hh h path into the previous state
-
-
-# ---- the layer ---------------------------------------------------------------
-
-def gru_forward(x, lengths, params, fused=True):
+def gru_forward(x, lengths, params):
     """x (B, T, D) right-padded, lengths (B,) ints in [1, T] -> out (B, T, H).
 
     out[b, t] = h_t for t < lengths[b], 0 after. params: "weight_ih_l0" (3H, D),
-    "weight_hh_l0" (3H, H), "bias_ih_l0" (3H,), "bias_hh_l0" (3H,), stacked r|z|n.
-    fused=False runs the NumPy reference step functions instead of the kernels.
+    "weight_hh_l0" (3H, H), "bias_ih_l0" (3H,), "bias_hh_l0" (3H,).
     """
-    B, T, D = x.shape
+    B, T, _ = x.shape
+    lengths = check_lengths(lengths, B, T, "gru")
+    if backend.fast():
+        return fast.gru_forward(x, lengths, params)
     W_ih, W_hh = params["weight_ih_l0"], params["weight_hh_l0"]
-    b_hh = params["bias_hh_l0"]
     H = W_hh.shape[1]
-    b, t, n, off, prev = pack(lengths, B, T)
-    N = len(b)
-    xp = x[b, t]                               # (N, D): the valid cells only
-    gi = xp @ W_ih.T                           # all steps at once
-    gi += params["bias_ih_l0"]                 # in place: no second (N, 3H) temporary
-    hs = np.empty((N, H), x.dtype)             # state after each cell
-    acts = np.empty((N, 3 * H), x.dtype)       # r|z|n per cell
-    hns = np.empty((N, H), x.dtype)            # W_hn h + b_hn per cell
-    if fused:
-        _forward_loop(gi, W_hh, b_hh, n, off, hs, acts, hns)
-    else:
-        for k in range(T):
-            cells = slice(off[k], off[k] + n[k])
-            h = state_in(hs, n, off, k)
-            gh = h @ W_hh.T + b_hh
-            hns[cells] = gh[:, 2 * H:]
-            hs[cells], acts[cells] = gru_step_forward_reference(gi[cells], gh, h)
-    out = np.zeros((B, T, H), x.dtype)         # padded steps stay 0
-    out[b, t] = hs
-    return out, (xp, b, t, n, off, prev, W_ih, W_hh, hs, acts, hns, fused)
+    valid = np.arange(T)[None, :] < lengths[:, None]
+    gi = x @ W_ih.T + params["bias_ih_l0"]      # (B, T, 3H): the input side of every step at once
+    h = np.zeros((B, H), x.dtype)
+    out, h_in, r, z, n, hn = (np.zeros((B, T, H), x.dtype) for _ in range(6))
+    for t in range(T):
+        gh = h @ W_hh.T + params["bias_hh_l0"]  # (B, 3H): the state side
+        h_in[:, t] = h
+        r[:, t] = sigmoid(gi[:, t, :H] + gh[:, :H])
+        z[:, t] = sigmoid(gi[:, t, H:2 * H] + gh[:, H:2 * H])
+        hn[:, t] = gh[:, 2 * H:]
+        n[:, t] = np.tanh(gi[:, t, 2 * H:] + r[:, t] * hn[:, t])
+        h_new = (1 - z[:, t]) * n[:, t] + z[:, t] * h
+        h = np.where(valid[:, t, None], h_new, h)          # a padded step keeps h ...
+        out[:, t] = np.where(valid[:, t, None], h_new, 0)  # ... and outputs 0
+    return out, GRUCache(x, valid, h_in, r, z, n, hn, W_ih, W_hh)
 
 
 def gru_backward(dout, cache):
-    """dout (B, T, H) -> dx (B, T, D), grads with the params' keys. Full BPTT."""
-    xp, b, t, n, off, prev, W_ih, W_hh, hs, acts, hns, fused = cache
-    N, H = hs.shape
-    B = len(dout)                              # = n[0]: every sequence runs at step 0
-    doutp = dout[b, t]                         # a padded output is the constant 0: its dout drops out
-    dgi = np.empty((N, 3 * H), dout.dtype)
-    dgh = np.empty((N, 3 * H), dout.dtype)
-    if fused:
-        _backward_loop(doutp, W_hh, n, off, hs, acts, hns, dgi, dgh)
-    else:
-        dh = np.zeros((B, H), dout.dtype)     # rows past n[k + 1] are still 0 at step k
-        for k in range(len(n) - 1, -1, -1):
-            cells = slice(off[k], off[k] + n[k])
-            dgi[cells], dgh[cells], dh_prev = gru_step_backward_reference(
-                dh[:n[k]], doutp[cells], state_in(hs, n, off, k), acts[cells], hns[cells])
-            dh[:n[k]] = dh_prev + dgh[cells] @ W_hh   # the W_hh h path into the previous state
-    # weight gradients: one matmul over all cells each; step 0's state h0 = 0 adds nothing to W_hh's
-    grads = {"weight_ih_l0": dgi.T @ xp, "weight_hh_l0": dgh[B:].T @ hs[prev],
-             "bias_ih_l0": dgi.sum(axis=0), "bias_hh_l0": dgh.sum(axis=0)}
-    dx = np.zeros(dout.shape[:2] + xp.shape[1:], dout.dtype)
-    dx[b, t] = dgi @ W_ih
-    return dx, grads
+    """dout (B, T, H) -> dx (B, T, D), grads with the params' keys. Full backprop through time."""
+    if backend.fast():
+        return fast.gru_backward(dout, cache)
+    x, valid, h_in, r, z, n, hn, W_ih, W_hh = cache
+    B, T, H = h_in.shape
+    dgi = np.zeros((B, T, 3 * H), dout.dtype)   # ∂S/∂(W_ih x + b_ih), per step
+    dgh = np.zeros((B, T, 3 * H), dout.dtype)   # ∂S/∂(W_hh h + b_hh), per step
+    dh = np.zeros((B, H), dout.dtype)           # ∂S/∂h' from the later steps
+    for t in reversed(range(T)):
+        m = valid[:, t, None]
+        g = dh + np.where(m, dout[:, t], 0)     # a padded output is the constant 0: its dout drops out
+        gc = np.where(m, g, 0)                  # the part that goes through this step's cell
+        rt, zt, nt = r[:, t], z[:, t], n[:, t]
+        da_n = gc * (1 - zt) * (1 - nt * nt)    # ∂h'/∂n = 1 − z; tanh' = 1 − n²
+        da_r = da_n * hn[:, t] * rt * (1 - rt)  # n's pre-activation holds r ⊙ hn; σ' = σ(1 − σ)
+        da_z = gc * (h_in[:, t] - nt) * zt * (1 - zt)   # ∂h'/∂z = h − n
+        dgi[:, t] = np.concatenate([da_r, da_z, da_n], axis=1)
+        dgh[:, t] = np.concatenate([da_r, da_z, da_n * rt], axis=1)   # r scales W_hn h + b_hn
+        # into the previous state: h' = z ⊙ h directly, and through W_hh h in every gate;
+        # a padded step passes g through unchanged (h' = h)
+        dh = np.where(m, gc * zt, g) + dgh[:, t] @ W_hh
+    flat = lambda a: a.reshape(B * T, -1)     # noqa: E731  every (b, t) adds to the shared weights
+    grads = {"weight_ih_l0": flat(dgi).T @ flat(x), "weight_hh_l0": flat(dgh).T @ flat(h_in),
+             "bias_ih_l0": flat(dgi).sum(axis=0), "bias_hh_l0": flat(dgh).sum(axis=0)}
+    return dgi @ W_ih, grads                    # padded steps: dgi = 0, so dx = 0

@@ -1,10 +1,17 @@
 """Linear layer y = x Wᵀ + b (PyTorch nn.Linear layout: weight (Dout, Din))."""
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from tinybt.nn.params import uniform
+
+
+class LinearCache(NamedTuple):
+    x: np.ndarray        # (..., Din)
+    W: np.ndarray        # (Dout, Din): W itself, not the dict, which an optimizer may refill before backward
+    has_bias: bool
 
 
 def linear_init(rng, din, dout, bias=True, dtype=np.float32):
@@ -22,14 +29,13 @@ def linear_forward(x, params):
     out = x @ W.T
     if "bias" in params:
         out += params["bias"]
-    # keep W itself (not the dict): an optimizer may swap the dict's arrays before backward
-    return out, (x, W, "bias" in params)
+    return out, LinearCache(x, W, "bias" in params)
 
 
 def linear_backward(dout, cache):
     """dout (..., Dout) -> dx (..., Din), {"weight": (Dout, Din)[, "bias": (Dout,)]}."""
     x, W, has_bias = cache
-    dx = dout @ W
+    dx = dout @ W                                  # y = x Wᵀ: ∂y/∂x = W
     # every leading position contributes to dW, so flatten them into one batch axis
     d2 = dout.reshape(-1, dout.shape[-1])
     grads = {"weight": d2.T @ x.reshape(-1, x.shape[-1])}

@@ -4,16 +4,23 @@ last: h at the last valid step (the GRU user vector).
 mean: mean over the valid prefix (the transformer user vector).
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
 from tinybt.nn.lengths import check_lengths
+
+
+class LastPoolCache(NamedTuple):
+    shape: tuple         # h's shape (B, T, H)
+    idx: np.ndarray      # (B,) the last valid step of each row
 
 
 def last_pool_forward(h, lengths):
     """h (B, T, H), lengths int (B,) -> out (B, H) = h[b, lengths[b] − 1]."""
     B, T, _ = h.shape
     idx = check_lengths(lengths, B, T, "pooling") - 1
-    return h[np.arange(B), idx], (h.shape, idx)
+    return h[np.arange(B), idx], LastPoolCache(h.shape, idx)
 
 
 def last_pool_backward(dout, cache):

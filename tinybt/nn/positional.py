@@ -1,8 +1,15 @@
 """Learned positional embedding: out = x + W[:T] (W as nn.Embedding(max_len, D).weight)."""
 
+from typing import NamedTuple
+
 import numpy as np
 
 from tinybt.nn.embedding import embedding_init
+
+
+class PositionalCache(NamedTuple):
+    T: int               # rows of W used
+    shape: tuple         # W's shape (max_len, D)
 
 
 def positional_init(rng, max_len, d, dtype=np.float32):
@@ -17,7 +24,7 @@ def positional_forward(x, params):
     if T > W.shape[0]:
         raise ValueError(f"sequence length {T} exceeds the positional embedding's "
                          f"max_len {W.shape[0]}; build the model with max_len >= {T}")
-    return x + W[:T], (T, W.shape)
+    return x + W[:T], PositionalCache(T, W.shape)
 
 
 def positional_backward(dout, cache):

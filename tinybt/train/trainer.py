@@ -17,24 +17,18 @@ good one (checkpoints are only written after finite epochs).
 
 The run folder is locked (lock.py) from setup to the end of train, and records the
 fingerprint of the data (data.json) that --resume, embed and probe check.
-
-Test hook: with TINYBT_KILL_AFTER_STEPS=k in the environment the process kills
-itself with SIGKILL after k optimiser steps — a real crash in mid-epoch, used by
-tests/test_resume.py.
 """
 
-import os
-import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tinybt import __version__
 from tinybt.atomic import check_folder
-from tinybt.blas_threads import single_threaded_blas
 from tinybt.data.batching import epoch_batches
 from tinybt.data.fingerprint import fingerprint
 from tinybt.errors import TinyBTError
@@ -94,16 +88,25 @@ class Run:
 
 
 def _barlow_step(run, rows):
+    """Forward pass on two fresh views of the batch -> (loss, its BT parts, cache for barlow_backward)."""
     views = barlow_views(run.seqs, rows, run.rng, run.aug, run.cfg.max_len)
     res, cache = barlow_forward(run.params, run.buffers, views, run.cfg.lambd, run.enc)
     parts = {k: float(getattr(res, k)) for k in BT_PARTS}
-    return float(res.loss), parts, lambda: barlow_backward(1.0, cache)
+    return float(res.loss), parts, cache
 
 
 def _dual_step(run, rows):
+    """Forward pass on (history prefix, next item) pairs -> (loss, {}, cache for dual_backward)."""
     ids, lengths, targets = next_item_pairs(run.seqs, rows, run.rng, run.cfg.max_len)
     loss, cache = dual_forward(run.params, ids, lengths, targets, run.cfg.tau, run.enc)
-    return float(loss), {}, lambda: dual_backward(1.0, cache)
+    return float(loss), {}, cache
+
+
+def _backward(run, cache):
+    """∂loss/∂params of the step whose forward left `cache`."""
+    backward = barlow_backward if run.cfg.objective == "barlow" else dual_backward
+    _, grads = backward(1.0, cache)
+    return grads
 
 
 def _nan_error(run, what, epoch, step):
@@ -114,7 +117,7 @@ def _nan_error(run, what, epoch, step):
                        "(or a less extreme --lambd / --tau)")
 
 
-def run_epoch(run, progress=True, kill_after=None):
+def run_epoch(run, progress=True):
     """One epoch; returns its metrics row. Raises TinyBTError on a non-finite loss."""
     cfg, e = run.cfg, run.epoch + 1
     step_fn = _barlow_step if cfg.objective == "barlow" else _dual_step
@@ -126,12 +129,12 @@ def run_epoch(run, progress=True, kill_after=None):
     t0 = time.perf_counter()
     for i, batch in enumerate(epoch_batches(len(run.rows), cfg.batch_size, run.rng, drop_last=True)):
         try:
-            loss, parts, backward = step_fn(run, run.rows[batch])
+            loss, parts, cache = step_fn(run, run.rows[batch])
         except LossInputError as err:           # NaN/Inf reached the projector output
             raise _nan_error(run, f"the model output became non-finite ({err})", e, i + 1) from None
         if not np.isfinite(loss):
             raise _nan_error(run, f"loss became {loss}", e, i + 1)
-        grads = backward()
+        grads = _backward(run, cache)
         if not all(np.isfinite(g).all() for g in grads.values()):
             raise _nan_error(run, "gradients became non-finite", e, i + 1)
         if cfg.grad_clip > 0:
@@ -142,8 +145,6 @@ def run_epoch(run, progress=True, kill_after=None):
         for k, v in parts.items():
             sums[k] += v
         bar.update(1, _status(loss, parts))
-        if kill_after is not None and run.epoch * n_steps + i + 1 >= kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)
     bar.render_finish()
     seconds = time.perf_counter() - t0
     if not all(np.isfinite(p).all() for p in run.params.values()):
@@ -261,14 +262,12 @@ def _restore(run):
 def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=None):
     """Train (or continue) a run; returns its folder."""
     run = setup(cfg, out, resume, threads)
-    kill = os.environ.get("TINYBT_KILL_AFTER_STEPS")
-    kill = int(kill) if kill else None
     echo = echo or (lambda s: print(s, file=sys.stderr))
     with run.lock:                               # released on return and on error; the OS drops it on a crash
         while run.epoch < run.cfg.epochs:
-            # the matmuls are small (B·T × D): OpenBLAS's thread hand-off costs more than it saves
-            with single_threaded_blas():
-                row = run_epoch(run, progress, kill)
+            # the matmuls are small (B·T × D): a BLAS thread hand-off costs more than it saves
+            with threadpool_limits(1, user_api="blas"):
+                row = run_epoch(run, progress)
             run.epoch += 1
             run_dir.append_metrics(run.path, row)
             checkpoint.save(run.path / run_dir.CHECKPOINT, run.params, run.buffers, run.opt.state_dict(),

@@ -1,0 +1,74 @@
+"""LayerNorm's fast path (tinybt/nn/layernorm.py is the reference).
+
+One pass per row with float64 accumulators, writing into preallocated outputs:
+the NumPy version makes a (N, D) temporary for every one of its ~10 array operations.
+The backward accumulates dweight and dbias in the same row loop.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+
+class Cache(NamedTuple):
+    xhat: np.ndarray     # (N, D), rows = every leading position
+    rstd: np.ndarray     # (N,)
+    w: np.ndarray        # (D,)
+    shape: tuple         # x's shape
+
+
+@njit(cache=True)
+def _fwd_kernel(x, w, b, eps, out, xhat, rstd):
+    N, D = x.shape
+    for i in range(N):
+        mu = 0.0
+        for j in range(D):
+            mu += x[i, j]
+        mu /= D
+        var = 0.0
+        for j in range(D):
+            var += (x[i, j] - mu) ** 2
+        r = 1.0 / np.sqrt(var / D + eps)
+        rstd[i] = r
+        for j in range(D):
+            xh = (x[i, j] - mu) * r
+            xhat[i, j] = xh
+            out[i, j] = xh * w[j] + b[j]
+
+
+@njit(cache=True)
+def _bwd_kernel(dout, xhat, rstd, w, dx, dw, db):
+    N, D = dout.shape
+    for i in range(N):
+        m1 = 0.0  # mean(dxhat)
+        m2 = 0.0  # mean(dxhat * xhat)
+        for j in range(D):
+            g = dout[i, j] * w[j]
+            m1 += g
+            m2 += g * xhat[i, j]
+            dw[j] += dout[i, j] * xhat[i, j]
+            db[j] += dout[i, j]
+        m1 /= D
+        m2 /= D
+        for j in range(D):
+            dx[i, j] = rstd[i] * (dout[i, j] * w[j] - m1 - xhat[i, j] * m2)
+
+
+def layernorm_forward(x, params, eps=1e-5):
+    D = x.shape[-1]
+    x2 = np.ascontiguousarray(x).reshape(-1, D)
+    out, xhat = np.empty_like(x2), np.empty_like(x2)
+    rstd = np.empty(x2.shape[0], x.dtype)
+    w = params["weight"]
+    _fwd_kernel(x2, w, params["bias"], eps, out, xhat, rstd)
+    return out.reshape(x.shape), Cache(xhat, rstd, w, x.shape)
+
+
+def layernorm_backward(dout, cache):
+    D = cache.w.shape[0]
+    d2 = np.ascontiguousarray(dout).reshape(-1, D)
+    dx = np.empty_like(d2)
+    dw, db = np.zeros(D, np.float64), np.zeros(D, np.float64)
+    _bwd_kernel(d2, cache.xhat, cache.rstd, cache.w, dx, dw, db)
+    return dx.reshape(cache.shape), {"weight": dw.astype(cache.w.dtype), "bias": db.astype(cache.w.dtype)}

@@ -1,0 +1,179 @@
+"""The transformer encoder's fast path: the blocks, final LayerNorm and mean pooling of
+tinybt/models/encoder.py on the valid positions only.
+
+Padded positions never reach the user vector: they are masked as keys, and the mean
+pools over valid positions only. So this path packs the valid tokens of the batch
+into one (N, D) array (N = Σ lengths, sequence b's tokens contiguous from starts[b])
+and runs every position-wise layer (LayerNorm, the QKV / output / FFN GEMMs, GELU)
+on N rows instead of B·T. Attention runs per sequence over its own L_b tokens
+(`_attention_fwd` / `_attention_bwd`, parallel over sequences, each head's three
+products by BLAS on contiguous copies), so no padded key or query is ever scored. With ragged batches that halves the work, and it drops the
+(B, nh, T, T) masks and the reshapes of the reference path. Same function of the
+valid tokens; tests/test_kernels_transformer.py compares the whole encoder.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from tinybt.kernels import activations, layernorm
+
+
+class Packed(NamedTuple):
+    idx: np.ndarray       # (N,) flat (b·T + t) index of each valid token
+    starts: np.ndarray    # (B,) first packed row of each sequence
+    lengths: np.ndarray   # (B,)
+    a_off: np.ndarray     # (B,) offset of each sequence's nh·L² attention weights
+    shape: tuple          # (B, T, D)
+
+
+class BlockCache(NamedTuple):
+    ln1: tuple
+    h1: np.ndarray        # LN1 output
+    qkv: np.ndarray       # (N, 3D)
+    A: np.ndarray         # flat attention weights
+    ctx: np.ndarray       # (N, D)
+    ln2: tuple
+    h2: np.ndarray        # LN2 output
+    gelu: tuple
+    g: np.ndarray         # GELU output (N, 4D)
+    p: dict               # the block's params
+
+
+class Cache(NamedTuple):
+    packed: Packed
+    blocks: list
+    norm: tuple
+    n_heads: int
+
+
+def pack(lengths, B, T, D, n_heads):
+    lengths = np.asarray(lengths, np.int64)
+    idx = np.flatnonzero((np.arange(T)[None, :] < lengths[:, None]).ravel())
+    starts = np.cumsum(lengths) - lengths
+    sq = n_heads * lengths ** 2
+    return Packed(idx, starts, lengths, np.cumsum(sq) - sq, (B, T, D))
+
+
+@njit(cache=True)
+def _head(a, s, L, c0, E):
+    """Rows s:s+L, columns c0:c0+E of a, as a contiguous copy (BLAS needs one)."""
+    return np.ascontiguousarray(a[s:s + L, c0:c0 + E])
+
+
+@njit(parallel=True, cache=True)
+def _attention_fwd(qkv, starts, lengths, a_off, nh, scale, ctx, A):
+    """Per sequence b and head h: A = softmax(q kᵀ · scale) over its L_b tokens, ctx = A v."""
+    D = ctx.shape[1]
+    E = D // nh
+    for b in prange(len(starts)):
+        s, L = starts[b], lengths[b]
+        for h in range(nh):
+            q, k, v = _head(qkv, s, L, h * E, E), _head(qkv, s, L, D + h * E, E), _head(qkv, s, L, 2 * D + h * E, E)
+            S = np.dot(q, k.T) * scale
+            for i in range(L):                       # row softmax, max subtracted: no overflow
+                S[i] = np.exp(S[i] - S[i].max())
+                S[i] /= S[i].sum()
+            A[a_off[b] + h * L * L:a_off[b] + (h + 1) * L * L] = S.ravel()
+            ctx[s:s + L, h * E:(h + 1) * E] = np.dot(S, v)
+
+
+@njit(parallel=True, cache=True)
+def _attention_bwd(qkv, dctx, starts, lengths, a_off, nh, scale, A, dqkv):
+    """dqkv (N, 3D): ∂/∂q, ∂/∂k, ∂/∂v of Σ dctx ⊙ ctx, per sequence and head."""
+    D = dctx.shape[1]
+    E = D // nh
+    for b in prange(len(starts)):
+        s, L = starts[b], lengths[b]
+        for h in range(nh):
+            q, k, v = _head(qkv, s, L, h * E, E), _head(qkv, s, L, D + h * E, E), _head(qkv, s, L, 2 * D + h * E, E)
+            dc = _head(dctx, s, L, h * E, E)
+            P = A[a_off[b] + h * L * L:a_off[b] + (h + 1) * L * L].reshape(L, L)
+            dqkv[s:s + L, 2 * D + h * E:2 * D + (h + 1) * E] = np.dot(P.T, dc)    # ctx = P v
+            dP = np.dot(dc, v.T)
+            for i in range(L):                                                    # softmax backward
+                dP[i] = P[i] * (dP[i] - np.dot(dP[i], P[i])) * scale
+            dqkv[s:s + L, h * E:(h + 1) * E] = np.dot(dP, k)                       # S = q kᵀ · scale
+            dqkv[s:s + L, D + h * E:D + (h + 1) * E] = np.dot(dP.T, q)
+
+
+def _linear(x, p, name):
+    out = x @ p[name + ".weight"].T
+    out += p[name + ".bias"]
+    return out
+
+
+def _linear_grads(d, x, p, name, grads):
+    """Adds name.weight/bias grads; returns ∂/∂x."""
+    grads[name + ".weight"] = d.T @ x
+    grads[name + ".bias"] = d.sum(axis=0)
+    return d @ p[name + ".weight"]
+
+
+def _block_forward(x, p, pk, n_heads):
+    D = x.shape[1]
+    h1, c_ln1 = layernorm.layernorm_forward(x, {"weight": p["norm1.weight"], "bias": p["norm1.bias"]})
+    qkv = h1 @ p["self_attn.in_proj_weight"].T                 # fused q|k|v: one GEMM
+    qkv += p["self_attn.in_proj_bias"]
+    A = np.empty(int(pk.a_off[-1] + n_heads * pk.lengths[-1] ** 2), x.dtype)
+    ctx = np.empty_like(x)
+    _attention_fwd(qkv, pk.starts, pk.lengths, pk.a_off, n_heads, x.dtype.type(1 / math.sqrt(D // n_heads)), ctx, A)
+    x1 = x + _linear(ctx, p, "self_attn.out_proj")
+    h2, c_ln2 = layernorm.layernorm_forward(x1, {"weight": p["norm2.weight"], "bias": p["norm2.bias"]})
+    g, c_gelu = activations.gelu_forward(_linear(h2, p, "linear1"))
+    x1 += _linear(g, p, "linear2")
+    return x1, BlockCache(c_ln1, h1, qkv, A, ctx, c_ln2, h2, c_gelu, g, p)
+
+
+def _block_backward(dout, c, pk, n_heads):
+    D = dout.shape[1]
+    grads = {}
+    d = _linear_grads(dout, c.g, c.p, "linear2", grads)
+    d, _ = activations.gelu_backward(d, c.gelu)
+    d = _linear_grads(d, c.h2, c.p, "linear1", grads)
+    d, g = layernorm.layernorm_backward(d, c.ln2)
+    grads |= {"norm2." + k: v for k, v in g.items()}
+    dx1 = dout + d
+    dctx = _linear_grads(dx1, c.ctx, c.p, "self_attn.out_proj", grads)
+    dqkv = np.empty_like(c.qkv)
+    _attention_bwd(c.qkv, dctx, pk.starts, pk.lengths, pk.a_off, n_heads, dout.dtype.type(1 / math.sqrt(D // n_heads)),
+                   c.A, dqkv)
+    grads["self_attn.in_proj_weight"] = dqkv.T @ c.h1
+    grads["self_attn.in_proj_bias"] = dqkv.sum(axis=0)
+    d, g = layernorm.layernorm_backward(dqkv @ c.p["self_attn.in_proj_weight"], c.ln1)
+    grads |= {"norm1." + k: v for k, v in g.items()}
+    return dx1 + d, grads
+
+
+def transformer_forward(x, lengths, params, n_layers, n_heads):
+    """x (B, T, D) embeddings + positions, lengths (B,) -> u (B, D): the blocks, final_norm
+    and the valid mean of tinybt/models/encoder.py. params: the model's flat dict."""
+    B, T, D = x.shape
+    pk = pack(lengths, B, T, D, n_heads)
+    h = np.ascontiguousarray(x.reshape(B * T, D)[pk.idx])
+    caches = []
+    for i in range(n_layers):
+        pre = f"layers.{i}."
+        h, c = _block_forward(h, {k[len(pre):]: v for k, v in params.items() if k.startswith(pre)}, pk, n_heads)
+        caches.append(c)
+    h, c_norm = layernorm.layernorm_forward(h, {"weight": params["final_norm.weight"],
+                                                "bias": params["final_norm.bias"]})
+    u = np.add.reduceat(h, pk.starts, axis=0) / pk.lengths[:, None].astype(h.dtype)
+    return u, Cache(pk, caches, c_norm, n_heads)
+
+
+def transformer_backward(du, cache):
+    """du (B, D) -> dx (B, T, D) (0 at padded positions), grads with the params' keys."""
+    pk = cache.packed
+    d = np.repeat(du / pk.lengths[:, None].astype(du.dtype), pk.lengths, axis=0)
+    d, g = layernorm.layernorm_backward(d, cache.norm)
+    grads = {"final_norm." + k: v for k, v in g.items()}
+    for i in reversed(range(len(cache.blocks))):
+        d, g = _block_backward(d, cache.blocks[i], pk, cache.n_heads)
+        grads |= {f"layers.{i}.{k}": v for k, v in g.items()}
+    B, T, D = pk.shape
+    dx = np.zeros((B * T, D), du.dtype)
+    dx[pk.idx] = d
+    return dx.reshape(B, T, D), grads
