@@ -77,9 +77,9 @@ def tinybt_step(name):
     cfg, enc, params, buffers, batch = setup(name)
     if cfg.objective == "barlow":
         res, cache = barlow_forward(params, buffers, (batch[:2], batch[2:]), cfg.lambd, enc)
-        return float(res.loss), barlow_backward(1.0, cache)
+        return float(res.loss), barlow_backward(1.0, cache)[1]
     loss, cache = dual_forward(params, *batch, cfg.tau, enc)
-    return float(loss), dual_backward(1.0, cache)
+    return float(loss), dual_backward(1.0, cache)[1]
 
 
 def worker(rank, world, init_file, out):
