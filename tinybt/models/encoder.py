@@ -2,7 +2,8 @@
 
     ids (B, T) right-padded item ids, lengths (B,) -> u (B, D)
 
-    gru:          item_emb -> GRU (H = D) -> h at the last valid step
+    gru:          item_emb -> GRU (H = D) -> h at the last valid step (pooling "last")
+                  or the mean of h over the valid steps (pooling "mean")
     transformer:  item_emb + pos_emb -> N pre-LN blocks (key-padding mask,
                   non-causal: every item sees the whole history) -> final
                   LayerNorm -> mean over the valid positions
@@ -40,6 +41,7 @@ class EncoderConfig:
     n_layers: int = 2  # transformer blocks
     n_heads: int = 2
     max_len: int = 50  # rows of pos_emb
+    pooling: str = "last"  # GRU user vector: "last" | "mean" (the transformer always means)
 
 
 def encoder_init(rng, cfg: EncoderConfig, dtype=np.float32):
@@ -58,7 +60,7 @@ def encoder_forward(ids, lengths, params, cfg: EncoderConfig):
     x, c_emb = embedding_forward(ids, sub(params, "item_emb"))
     if cfg.kind == "gru":
         h, c_gru = gru_forward(x, lengths, sub(params, "gru"))
-        u, c_pool = last_pool_forward(h, lengths)
+        u, c_pool = (mean_pool_forward if cfg.pooling == "mean" else last_pool_forward)(h, lengths)
         return u, (cfg, c_emb, c_gru, c_pool)
     x, c_pos = positional_forward(x, sub(params, "pos_emb"))
     pad = np.arange(ids.shape[1])[None, :] >= np.asarray(lengths)[:, None]   # True = padding key
@@ -76,7 +78,7 @@ def encoder_backward(du, cache):
     cfg = cache[0]
     if cfg.kind == "gru":
         _, c_emb, c_gru, c_pool = cache
-        dh, _ = last_pool_backward(du, c_pool)
+        dh, _ = (mean_pool_backward if cfg.pooling == "mean" else last_pool_backward)(du, c_pool)
         dx, g_gru = gru_backward(dh, c_gru)
         grads = prefixed(g_gru, "gru")
     else:

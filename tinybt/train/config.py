@@ -29,6 +29,7 @@ class TrainConfig:
     dim: int = 64                      # D: item embedding size = user vector size
     layers: int = 2                    # transformer blocks (the GRU has one layer)
     heads: int = 2                     # attention heads; must divide dim
+    pooling: str = "last"              # GRU user vector: last hidden state | mean of the states
     projector: str = "256-256-256"     # Barlow Twins projector widths (P = the last one)
     lambd: float = 0.005               # off-diagonal weight, ~1/P as in the BT paper
     tau: float = 0.1                   # dual-encoder softmax temperature
@@ -59,6 +60,7 @@ class TrainConfig:
         need(self.dataset in NAMES, "--dataset", f"expected one of {', '.join(NAMES)}, got {self.dataset!r}")
         need(self.objective in ("barlow", "dual"), "--objective", f"expected barlow or dual, got {self.objective!r}")
         need(self.encoder in ("gru", "transformer"), "--encoder", f"expected gru or transformer, got {self.encoder!r}")
+        need(self.pooling in ("last", "mean"), "--pooling", f"expected last or mean, got {self.pooling!r}")
         need(self.epochs >= 1, "--epochs", f"must be at least 1, got {self.epochs}")
         # BT standardises each feature over the batch; the dual loss needs in-batch negatives
         need(self.batch_size >= 2, "--batch-size",
