@@ -11,12 +11,15 @@ from tinybt.compare import PLOTS, format_compare, plot, row_name, scaled_lr
 from tinybt.errors import TinyBTError
 from tinybt.evaluate import BAG, RANDOM
 from tinybt.train.config import TrainConfig
+from tinybt.train.examples import history_lengths
 from tinybt.train.trainer import load_sequences
 
 from train_helpers import run_cli
 
-TINY = ["--dataset", "synthetic", "--epochs", "1", "--dim", "8", "--max-len", "12", "--projector", "16-16",
-        "--tasks", "mainstream", "--label-fractions", "0.5,1", "--seeds", "2", "--batch-sizes", "32,64"]
+TINY_SETTINGS = ["--dataset", "synthetic", "--epochs", "1", "--dim", "8", "--max-len", "12", "--projector", "16-16",
+        "--tasks", "mainstream", "--label-fractions", "0.5,1", "--seeds", "2",
+                 "--seeds-pretrain", "2", "--folds", "3", "--jobs", "2"]
+TINY = TINY_SETTINGS + ["--batch-sizes", "32,64"]
 
 
 @pytest.fixture(scope="module")
@@ -31,37 +34,56 @@ def compared(tmp_path_factory):
     return out, json.loads((out / "compare.json").read_text())
 
 
-def test_every_objective_and_batch_size_is_trained_and_probed(compared):
+@pytest.mark.slow
+def test_every_objective_batch_size_and_seed_is_trained_and_probed(compared):
     out, res = compared
-    names = [row_name(o, b) for o in ("barlow", "dual") for b in (32, 64)]
-    assert list(res["results"]) == names + [RANDOM, BAG]
+    runs = res["meta"]["runs"]
+    assert [(r["objective"], r["batch_size"], r["seed"]) for r in runs] == \
+        [(o, b, s) for o in ("barlow", "dual") for b in (32, 64) for s in (0, 1)]
+    rows = res["results"]["probe"]["mainstream"]["rows"]
+    assert set(rows) == {row_name(o, b) for o in ("barlow", "dual") for b in (32, 64)} | {RANDOM, BAG, "majority"}
+    assert rows[row_name("barlow", 32)]["runs"] == 2 and rows[RANDOM]["runs"] == 2 and rows[BAG]["runs"] == 1
     md = (out / "compare.md").read_text()
-    for name in names + [RANDOM, BAG, "majority"]:
+    for name in rows:
         assert f"| {name} |" in md
-    assert "| mainstream | 32 |" in md and "| mainstream | 64 |" in md      # BT − dual rows
-    for r in res["meta"]["runs"]:
-        assert (out / f"{r['objective']}-b{r['batch_size']}" / "checkpoint.npz").is_file()
+    assert "pretrained on every user's history" in md and "Wall time of this command" in md
+    for r in runs:
+        assert (out / f"{r['objective']}-b{r['batch_size']}-s{r['seed']}" / "checkpoint.npz").is_file()
 
 
+@pytest.mark.slow
 def test_every_run_sees_the_same_examples(compared):
     runs = compared[1]["meta"]["runs"]
     _, seqs = load_sequences(TrainConfig(dataset="synthetic", max_len=12))
-    n_train = len(seqs.rows("train"))
+    every = np.arange(seqs.n_users)              # pretrain_users="all"; the dual encoder needs 2 history items
+    n_users = {"barlow": seqs.n_users, "dual": int(np.sum(history_lengths(seqs, every) >= 2))}
     for r in runs:
-        # one epoch: every train user once, less the dropped partial batch
-        assert n_train - r["batch_size"] < r["steps"] * r["batch_size"] <= n_train
+        # one epoch: every pretraining user once, less the dropped partial batch
+        n = n_users[r["objective"]]
+        assert n - r["batch_size"] < r["steps"] * r["batch_size"] <= n
     steps = {(r["objective"], r["batch_size"]): r["steps"] for r in runs}
     assert steps["barlow", 32] >= 2 * steps["barlow", 64]
 
 
-def test_difference_table_is_barlow_minus_dual(compared):
+@pytest.mark.slow
+def test_difference_tables_are_paired_barlow_minus_the_others(compared):
     out, res = compared
-    R = res["results"]
-    d = 100 * (R[row_name("barlow", 64)]["mainstream"]["fractions"][0]["accuracy"]["mean"]
-               - R[row_name("dual", 64)]["mainstream"]["fractions"][0]["accuracy"]["mean"])
-    assert f"| mainstream | 64 | {d:+.1f} |" in (out / "compare.md").read_text()
+    comps = res["results"]["comparisons"]
+    assert list(comps) == ["Barlow Twins − dual encoder", f"Barlow Twins − {BAG}", f"Barlow Twins − {RANDOM}"]
+    md = (out / "compare.md").read_text()
+    rows = res["results"]["probe"]["mainstream"]["rows"]
+    for d in comps["Barlow Twins − dual encoder"]:
+        B = d["batch_size"]
+        assert (d["a"], d["b"]) == (row_name("barlow", B), row_name("dual", B))
+        for i, ci in enumerate(d["probe"]["mainstream"]):
+            point = rows[d["a"]]["cells"][i]["accuracy"]["mean"] - rows[d["b"]]["cells"][i]["accuracy"]["mean"]
+            assert ci["mean"] == pytest.approx(point) and ci["lo"] <= ci["mean"] <= ci["hi"]
+        first = d["probe"]["mainstream"][0]
+        assert f"| mainstream | {B} | {100 * first['mean']:+.1f} [{100 * first['lo']:+.1f}, " in md
+        assert d["recall"] is not None
 
 
+@pytest.mark.slow
 def test_plots_when_matplotlib_is_present(compared):
     pytest.importorskip("matplotlib")
     out = compared[0]
@@ -70,6 +92,7 @@ def test_plots_when_matplotlib_is_present(compared):
         assert f"]({p})" in (out / "compare.md").read_text()
 
 
+@pytest.mark.slow
 def test_without_matplotlib_tables_only_with_a_note(compared, tmp_path, monkeypatch):
     res = compared[1]
     monkeypatch.setitem(sys.modules, "matplotlib", None)          # import matplotlib -> ImportError
@@ -78,22 +101,24 @@ def test_without_matplotlib_tables_only_with_a_note(compared, tmp_path, monkeypa
     assert "matplotlib is not installed" in format_compare(res["results"], res["meta"], [])
 
 
+@pytest.mark.slow
 def test_rerun_reuses_finished_runs_and_val_keeps_the_test_files(compared, monkeypatch, capsys):
     out, res = compared
     ckpts = {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")}
     code, printed, err = run_cli(["compare", *TINY, "--out", out, "--split", "val"], monkeypatch, capsys)
-    assert code == 0 and err.count("reuse ") == 4
+    assert code == 0 and err.count("reuse ") == 8
     assert printed.strip() == (out / "compare-val.md").read_text().strip()
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/checkpoint.npz")} == ckpts
     assert json.loads((out / "compare.json").read_text())["results"] == res["results"]
     val = json.loads((out / "compare-val.json").read_text())
-    assert val["meta"]["split"] == "val" and "val accuracy" in (out / "compare-val.md").read_text()
-    assert val["results"][BAG]["mainstream"] != res["results"][BAG]["mainstream"]
+    assert val["meta"]["split"] == "val" and "the val pool" in (out / "compare-val.md").read_text()
+    assert val["results"]["probe"]["mainstream"]["n_users"] < res["results"]["probe"]["mainstream"]["n_users"]
 
 
+@pytest.mark.slow
 def test_another_config_in_out_is_refused(compared, monkeypatch, capsys):
     out = compared[0]
-    code, _, err = run_cli(["compare", *TINY[:-2], "--batch-sizes", "32", "--lr", "0.02", "--out", out], monkeypatch, capsys)
+    code, _, err = run_cli(["compare", *TINY_SETTINGS, "--batch-sizes", "32", "--lr", "0.02", "--out", out], monkeypatch, capsys)
     assert code == 2 and err.startswith("error: --out:")
 
 
@@ -103,6 +128,8 @@ def test_another_config_in_out_is_refused(compared, monkeypatch, capsys):
     (["--label-fractions", "0"], "--label-fractions"),
     (["--tasks", "gender,colour"], "--tasks"),
     (["--seeds", "0"], "--seeds"),
+    (["--seeds-pretrain", "0"], "--seeds-pretrain"),
+    (["--folds", "1"], "--folds"),
 ])
 def test_bad_flags_name_the_flag(tmp_path, monkeypatch, capsys, args, flag):
     code, _, err = run_cli(["compare", *TINY, *args, "--out", tmp_path / "c"], monkeypatch, capsys)

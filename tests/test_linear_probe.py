@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from tinybt.errors import TinyBTError
 from tinybt.probe.bag_of_items import bag_of_items
-from tinybt.probe.linear_probe import label_subset, probe, subset_size
+from tinybt.probe.folds import pool_mask, stratified_folds
+from tinybt.probe.linear_probe import TooFewLabels, choose_l2, label_subset, probe, subset_size
 
 
 def _split(rng, U, p=(0.6, 0.2, 0.2)):
@@ -29,89 +30,101 @@ def _fraction(result, f):
     return next(fr for fr in result["fractions"] if fr["fraction"] == f)
 
 
+def _acc(result, f, key="pred"):
+    return float(np.mean(_fraction(result, f)[key] == result["y"]))
+
+
 def test_separable_clusters_reach_about_100_percent():
     X, y, split = _clusters(0)
-    r = probe(X, y, split, label_fractions=(0.1, 1.0), seeds=3)
+    r = probe(X, y, split, label_fractions=(0.1, 1.0), seeds=2)
     assert r["n_classes"] == 4
-    for fr in r["fractions"]:
-        assert fr["accuracy"]["mean"] >= 0.99
-        assert fr["majority"]["mean"] < 0.4
+    for f in (0.1, 1.0):
+        assert _acc(r, f) >= 0.99
+        assert _acc(r, f, "majority") < 0.4
 
 
 def test_pure_noise_labels_score_about_the_majority_rate():
     rng = np.random.default_rng(1)
-    U = 4000
+    U = 2000
     X = rng.standard_normal((U, 16))
     y = (rng.random(U) < 0.3).astype(np.int64)      # 70 / 30, independent of X
-    r = probe(X, y, _split(rng, U, (0.5, 0.25, 0.25)), label_fractions=(0.1, 1.0), seeds=3)
-    for fr in r["fractions"]:
-        maj = fr["majority"]["mean"]
+    r = probe(X, y, _split(rng, U, (0.5, 0.25, 0.25)), label_fractions=(0.1, 1.0), seeds=2, l2_grid=(1e-2, 1.0))
+    for f in (0.1, 1.0):
+        maj = _acc(r, f, "majority")
         assert abs(maj - 0.7) < 0.03
-        assert maj - 0.04 <= fr["accuracy"]["mean"] <= maj + 0.02
+        assert maj - 0.04 <= _acc(r, f) <= maj + 0.02
 
 
-def test_l2_choice_collapses_to_the_majority_on_tiny_noise_and_not_on_clean_data():
-    """A penalty of 1e3 shrinks W to ~0 (predict the train majority); 1e-4 barely
-    regularises. On 12 noisy rows in 50 dims the small penalty interpolates noise and
-    the val set prefers the majority; on clean clusters the small penalty is ~perfect."""
+def test_memorising_features_do_not_leak_a_user_into_its_own_training_fold():
+    """One-hot identity features with random labels: a probe that had seen user u's label
+    (u in its own training fold) would recall it with a tiny L2; cross-validated, no
+    user's column is ever trained on, so accuracy stays at the majority rate."""
+    rng = np.random.default_rng(11)
+    U = 300
+    y = rng.integers(0, 2, size=U)
+    r = probe(scipy.sparse.identity(U, format="csr"), y, np.zeros(U, np.int8), l2_grid=(1e-4,),
+              label_fractions=(1.0,))
+    assert _acc(r, 1.0) == pytest.approx(_acc(r, 1.0, "majority"), abs=0.05)
+
+
+def test_choose_l2_collapses_to_the_largest_penalty_on_tiny_noise_and_not_on_clean_data():
+    """A penalty of 1e3 shrinks W to ~0 (predict the majority); 1e-4 barely regularises.
+    On 24 noisy rows in 50 dims the small penalty interpolates noise and the inner CV
+    prefers the majority; on clean clusters the small penalty is ~perfect."""
     rng = np.random.default_rng(2)
-    U = 1000
-    X = rng.standard_normal((U, 50))
-    y = (rng.random(U) < 0.15).astype(np.int64)
-    split = np.full(U, 1, np.int8)
-    split[:12], split[-300:] = 0, 2
-    y[:12] = [0] * 10 + [1] * 2
-    noisy = probe(X, y, split, l2_grid=(1e-4, 1e3), label_fractions=(1.0,))
-    assert _fraction(noisy, 1.0)["runs"]["l2"] == [1e3]
-    Xc, yc, sc = _clusters(3)
-    clean = probe(Xc, yc, sc, l2_grid=(1e-4, 1e3), label_fractions=(1.0,))
-    assert _fraction(clean, 1.0)["runs"]["l2"] == [1e-4]
+    X = rng.standard_normal((24, 50))
+    y = np.array([0] * 20 + [1] * 4)
+    assert choose_l2(X, y, 2, (1e-4, 1e3), seed=0) == 1e3
+    Xc, yc, _ = _clusters(3, U=60, sep=3.0)
+    assert choose_l2(Xc, yc, 4, (1e-4, 1e3), seed=0) == 1e-4
 
 
-def test_equal_val_accuracy_keeps_the_larger_penalty():
-    X, y, split = _clusters(4, sep=20.0)
-    r = probe(X, y, split, l2_grid=(1e-4, 1e-3, 1e-2), label_fractions=(1.0,))
-    fr = _fraction(r, 1.0)
-    assert fr["runs"]["val_accuracy"] == [1.0] and fr["runs"]["l2"] == [1e-2]
+def test_equal_inner_accuracy_keeps_the_larger_penalty_and_few_rows_take_the_largest():
+    X, y, _ = _clusters(4, U=60, sep=20.0)
+    assert choose_l2(X, y, 4, (1e-4, 1e-3, 1e-2), seed=0) == 1e-2
+    assert choose_l2(X[:5], y[:5], 4, (1e-4, 1.0), seed=0) == 1.0      # too few rows to cross-validate
 
 
-def test_deterministic_json_and_full_fraction_runs_once():
-    X, y, split = _clusters(5, sep=1.0)
+def test_deterministic_every_pool_user_scored_once_and_full_fraction_runs_once():
+    X, y, split = _clusters(5, U=300, sep=1.0)
     a = probe(X, y, split, label_fractions=(0.05, 1.0), seeds=3, seed=7)
     b = probe(X, y, split, label_fractions=(0.05, 1.0), seeds=3, seed=7)
-    assert a == b and json.loads(json.dumps(a)) == a
+    for fa, fb in zip(a["fractions"], b["fractions"]):
+        assert np.array_equal(fa["pred"], fb["pred"]) and fa["l2"] == fb["l2"]
+    assert np.array_equal(a["users"], np.flatnonzero(split != 1))          # the report pool, in order
     few, full = _fraction(a, 0.05), _fraction(a, 1.0)
-    assert few["n_runs"] == 3 and len(few["runs"]["accuracy"]) == 3
-    assert full["n_runs"] == 1 and full["accuracy"]["std"] == 0.0
-    assert full["n_train"] == a["n_train"] == int(np.sum(split == 0))
+    assert few["pred"].shape == (3, len(a["users"])) and full["pred"].shape == (1, len(a["users"]))
+    assert few["pred"].min() >= 0 and full["majority"].min() >= 0            # every user got a prediction
+    assert sorted(set(full["n_labelled"])) == sorted(set(int(np.sum(a["fold"] != j)) for j in range(5)))
     c = probe(X, y, split, label_fractions=(0.05,), seeds=3, seed=8)
-    assert c["fractions"][0]["runs"] != few["runs"]
+    assert not np.array_equal(c["fractions"][0]["pred"], few["pred"])
 
 
 def test_unknown_labels_are_the_same_as_absent_users():
-    X, y, split = _clusters(6, sep=1.5)
+    X, y, split = _clusters(6, U=300, sep=1.5)
     y = y.copy()
     y[::7] = -1
     X[::7] = 1e6                                      # would wreck the standardisation if used
     keep = y >= 0
     kw = dict(label_fractions=(0.1, 1.0), seeds=2)
-    assert probe(X, y, split, **kw) == probe(X[keep], y[keep], split[keep], **kw)
+    a, b = probe(X, y, split, **kw), probe(X[keep], y[keep], split[keep], **kw)
+    for fa, fb in zip(a["fractions"], b["fractions"]):
+        assert np.array_equal(fa["pred"], fb["pred"]) and fa["l2"] == fb["l2"]
 
 
 def test_sparse_features_give_the_dense_accuracy():
     """Sparse input is scaled without centring; the unpenalised bias absorbs the shift,
     so the optimum's predictions are the same as with dense (centred) input."""
     rng = np.random.default_rng(7)
-    U, D = 800, 30
+    U, D = 400, 30
     y = rng.integers(0, 3, size=U)
     X = rng.poisson(0.3 + 1.5 * np.eye(3)[y] @ (rng.random((3, D)) < 0.2), size=(U, D)).astype(float)
     split = _split(rng, U)
     kw = dict(label_fractions=(1.0,), l2_grid=(1e-2, 1e-1))
     dense, sparse = probe(X, y, split, **kw), probe(scipy.sparse.csr_matrix(X), y, split, **kw)
-    fd, fs = _fraction(dense, 1.0), _fraction(sparse, 1.0)
-    assert fd["runs"]["l2"] == fs["runs"]["l2"]
-    assert fd["accuracy"]["mean"] == pytest.approx(fs["accuracy"]["mean"], abs=1.5 / dense["n_test"])
-    assert fd["accuracy"]["mean"] > 0.8
+    assert _fraction(dense, 1.0)["l2"] == _fraction(sparse, 1.0)["l2"]
+    assert _acc(dense, 1.0) == pytest.approx(_acc(sparse, 1.0), abs=1.5 / dense["n_users"])
+    assert _acc(dense, 1.0) > 0.8
 
 
 @settings(max_examples=40, deadline=None)
@@ -130,22 +143,44 @@ def test_label_subsets_have_the_right_size_cover_classes_and_nest(seed, n, K, fr
         assert set(small) <= set(large)
 
 
-def test_report_val_scores_the_same_fits_on_val_users():
-    X, y, split = _clusters(3, U=400, sep=1.0)
-    test, val = (probe(X, y, split, label_fractions=(0.1, 1.0), seeds=3, report=r) for r in ("test", "val"))
-    yva, ytr = y[split == 1], y[split == 0]
-    for ft, fv in zip(test["fractions"], val["fractions"]):
-        assert ft["runs"]["l2"] == fv["runs"]["l2"]                   # the same fits...
-        assert fv["runs"]["accuracy"] == ft["runs"]["val_accuracy"]   # ...scored on val users
-    full = _fraction(val, 1.0)                                         # all train labels: one fit
-    assert full["majority"]["mean"] == np.mean(yva == np.argmax(np.bincount(ytr)))
+def test_val_pool_is_the_validation_users_and_disjoint_from_the_report_pool():
+    X, y, split = _clusters(3, U=300, sep=1.0)
+    val, test = (probe(X, y, split, pool=p, label_fractions=(1.0,)) for p in ("val", "test"))
+    assert np.array_equal(val["users"], np.flatnonzero(split == 1))
+    assert not set(val["users"]) & set(test["users"])
+    assert len(val["users"]) + len(test["users"]) == len(y)
+    assert not (pool_mask(split, "val") & pool_mask(split, "test")).any()
+    assert (pool_mask(split, "val") | pool_mask(split, "test")).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(5, 80), K=st.integers(1, 6), k=st.integers(2, 5))
+def test_folds_are_stratified_balanced_and_deterministic(seed, n, K, k):
+    y = np.random.default_rng(seed).integers(0, K, size=n)
+    if n < k:
+        return
+    fold = stratified_folds(y, k, seed)
+    assert np.array_equal(fold, stratified_folds(y, k, seed))
+    assert set(fold.tolist()) == set(range(k))
+    sizes = np.bincount(fold, minlength=k)
+    assert sizes.max() - sizes.min() <= 1
+    for c in np.unique(y):
+        per_fold = np.bincount(fold[y == c], minlength=k)
+        assert per_fold.max() - per_fold.min() <= 1
+
+
+def test_too_few_labelled_users_is_its_own_error():
+    X, y, split = _clusters(8, U=60)
+    with pytest.raises(TooFewLabels, match="only 6 labelled users in the val pool"):
+        probe(X, y, np.where(np.arange(60) < 6, 1, 0), pool="val")
 
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(label_fractions=(0.0,)), "label fraction"),
     (dict(l2_grid=()), "L2 grid"),
     (dict(seeds=0), "seeds"),
-    (dict(report="train"), "report"),
+    (dict(pool="train"), "--split"),
+    (dict(folds=1), "--folds"),
 ])
 def test_bad_settings_are_clear_errors(kwargs, message):
     X, y, split = _clusters(8, U=60)
@@ -157,8 +192,6 @@ def test_bad_inputs_are_clear_errors():
     X, y, split = _clusters(9, U=60)
     with pytest.raises(TinyBTError, match="must both be"):
         probe(X, y[:-1], split)
-    with pytest.raises(TinyBTError, match="val"):
-        probe(X, y, np.where(split == 1, 0, split))
     with pytest.raises(TinyBTError, match="NaN"):
         probe(np.where(X > 3, np.nan, X), y, split)
     with pytest.raises(TinyBTError, match="split"):
@@ -205,4 +238,4 @@ def test_bag_of_items_probe_finds_item_preferences():
     values = np.where(own, 1 + block + rng.integers(0, V // K, size=offsets[-1]),
                       rng.integers(1, V + 1, size=offsets[-1])).astype(np.int32)
     r = probe(bag_of_items(values, offsets, V), y, _split(rng, U), label_fractions=(1.0,))
-    assert r["fractions"][0]["accuracy"]["mean"] > 0.9
+    assert _acc(r, 1.0) > 0.9

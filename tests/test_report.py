@@ -2,59 +2,59 @@
 
 import json
 
-import numpy as np
 import pytest
 
-from tinybt.probe.linear_probe import probe
 from tinybt.atomic import write_text
 from tinybt.probe.report import format_markdown, write_results
 
 
-def _result(acc, maj, fractions=(0.01, 1.0)):
-    """A hand-made probe result: acc[f] = (mean, std), maj[f] = (mean, std)."""
-    return {"n_classes": 3, "n_train": 80, "n_val": 10, "n_test": 10, "l2_grid": [1.0], "seeds": 5,
-            "seed": 0, "fractions": [{"fraction": f, "n_train": 2, "n_runs": 5,
-                                      "accuracy": {"mean": acc[f][0], "std": acc[f][1]},
-                                      "majority": {"mean": maj[f][0], "std": maj[f][1]},
-                                      "runs": {}} for f in fractions]}
+def _ci(mean, lo, hi):
+    return {"mean": mean, "lo": lo, "hi": hi}
+
+
+def _task(cells, n_classes=3):
+    """A hand-made summarised task: cells[row] = [(acc, bal) per fraction] as (mean, lo, hi)."""
+    return {"n_users": 100, "n_classes": n_classes, "folds": 5, "pool": "test", "seeds": 5,
+            "fractions": [{"fraction": f, "n_labelled": [2, 2, 2, 2, 2], "n_runs": 5} for f in (0.01, 1.0)],
+            "rows": {name: {"runs": 3, "cells": [{"accuracy": _ci(*a), "balanced": _ci(*b)} for a, b in row]}
+                     for name, row in cells.items()}}
 
 
 RESULTS = {
-    "Barlow Twins": {"genre": _result({0.01: (0.5234, 0.0123), 1.0: (0.7, 0.0)},
-                                      {0.01: (0.25, 0.01), 1.0: (0.3, 0.0)})},
-    "dual encoder": {"genre": _result({0.01: (0.41, 0.02), 1.0: (0.655, 0.0)},
-                                      {0.01: (0.25, 0.01), 1.0: (0.3, 0.0)}),
-                     "gender": _result({0.01: (0.6, 0.05), 1.0: (0.71, 0.0)},
-                                       {0.01: (0.55, 0.0), 1.0: (0.58, 0.0)})},
+    "probe": {
+        "genre": _task({"Barlow Twins": [((0.5234, 0.5, 0.55), (0.4, 0.38, 0.42)), ((0.7, 0.68, 0.72), (0.6, 0.58, 0.62))],
+                        "majority": [((0.25, 0.2, 0.3), (0.333, 0.333, 0.333)), ((0.3, 0.25, 0.35), (0.333, 0.333, 0.333))]}),
+        "gender": {"skipped": "skipped: only 3 labelled users in the test pool; 5-fold cross-validation needs at least 10"},
+    },
+    "retrieval": {"most popular": {"recall": _ci(0.1, 0.09, 0.11), "ndcg": _ci(0.12, 0.11, 0.13), "runs": 1}},
+    "retrieval_users": 100,
+    "differences": [{"a": "Barlow Twins", "b": "bag of items", "recall": None,
+                     "probe": {"genre": [_ci(0.02, 0.01, 0.03), _ci(-0.01, -0.02, 0.005)],
+                               "gender": "skipped: too few"}}],
 }
+META = {"dataset": "toy", "pretrain_text": "pretrained on every user's history", "folds": 5, "split": "test",
+        "seeds": 5, "label_fractions": [0.01, 1.0]}
 
 
-def test_markdown_has_one_table_per_task_with_percent_cells_and_a_majority_row():
-    md = format_markdown(RESULTS, title="ml-100k")
-    assert md.startswith("## ml-100k")
+def test_markdown_has_one_table_per_task_with_intervals_a_majority_row_and_skipped_tasks():
+    md = format_markdown(RESULTS, META, title="toy")
+    assert md.startswith("## toy") and "5-fold stratified CV" in md and "pretrained on every user's history" in md
     genre, gender = md.split("### genre")[1].split("### gender")
-    assert "| model | 1 % labels | 100 % labels |" in genre
-    assert "| Barlow Twins | 52.3 ± 1.2 | 70.0 ± 0.0 |" in genre
-    assert "| dual encoder | 41.0 ± 2.0 | 65.5 ± 0.0 |" in genre
-    assert "| majority | 25.0 ± 1.0 | 30.0 ± 0.0 |" in genre
-    assert "| Barlow Twins | — | — |" in gender          # no result for this task
-    assert "| majority | 55.0 ± 0.0 | 58.0 ± 0.0 |" in gender
-    rows = [line for line in genre.splitlines() if line.startswith("| ")]
-    names = [r.split(" | ")[0][2:] for r in rows]
-    assert names == ["model", "Barlow Twins", "dual encoder", "majority"]
+    assert "| model | runs | 1 % labels: acc % | bal. acc % | 100 % labels: acc % | bal. acc % |" in genre
+    assert "| Barlow Twins | 3 | 52.3 [50.0, 55.0] | 40.0 [38.0, 42.0] | 70.0 [68.0, 72.0] | 60.0 [58.0, 62.0] |" in genre
+    assert "| majority | 3 | 25.0 [20.0, 30.0] |" in genre
+    assert "Task 'gender' skipped: only 3 labelled users" in gender
+    assert "| most popular | 1 | 10.0 [9.0, 11.0] | 12.0 [11.0, 13.0] |" in gender
+    diff = md.split("### Barlow Twins − bag of items")[1]
+    assert "| genre | +2.0 [+1.0, +3.0] **ahead** | -1.0 [-2.0, +0.5] |" in diff
 
 
 def test_write_results_writes_both_files_and_no_temporaries(tmp_path):
-    rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((300, 4)), rng.integers(0, 2, size=300)
-    split = rng.choice(3, size=300, p=[0.6, 0.2, 0.2])
-    results = {"random encoder": {"noise": probe(X, y, split, label_fractions=(0.1, 1.0), seeds=2)}}
-    json_path, md_path = write_results(tmp_path, results, meta={"dataset": "toy"})
-    assert json.loads(json_path.read_text()) == {"meta": {"dataset": "toy"}, "results": results}
-    assert md_path.read_text() == format_markdown(results)
+    json_path, md_path = write_results(tmp_path, RESULTS, META)
+    assert json.loads(json_path.read_text()) == {"meta": META, "results": RESULTS}
+    assert md_path.read_text() == format_markdown(RESULTS, META)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json", "results.md"]
-    _, md_val = write_results(tmp_path, results, split="val")     # tuning keeps the test files
-    assert "; val accuracy %" in md_val.read_text() and "test accuracy" not in md_val.read_text()
+    write_results(tmp_path, RESULTS, META | {"split": "val"}, split="val")     # tuning keeps the test files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results-val.json", "results-val.md",
                                                           "results.json", "results.md"]
 

@@ -45,6 +45,20 @@ def test_config_round_trips_through_json():
         TrainConfig.from_json(json.dumps({"dim": 8, "colour": "red"}))
 
 
+def test_pretrain_users_all_by_default_and_old_runs_load_as_train(data_dir, tmp_path):
+    assert TrainConfig().pretrain_users == "all"
+    old = json.loads(TrainConfig(dim=8).to_json())
+    del old["pretrain_users"]                      # a config.json written before the field existed
+    assert TrainConfig.from_json(json.dumps(old)).pretrain_users == "train"
+    with pytest.raises(TinyBTError, match="--pretrain-users: expected all or train"):
+        TrainConfig(pretrain_users="some").validate()
+    seqs = trainer.load_sequences(tiny_config(data_dir))[1]
+    every = trainer.setup(tiny_config(data_dir), out=tmp_path / "a").rows
+    held_out = trainer.setup(tiny_config(data_dir, pretrain_users="train"), out=tmp_path / "b").rows
+    assert np.array_equal(every, np.arange(seqs.n_users))              # every history, never a future
+    assert np.array_equal(held_out, seqs.rows("train"))
+
+
 # ---- examples -------------------------------------------------------------------
 
 @settings(max_examples=30, deadline=None)
@@ -105,7 +119,7 @@ def test_batch_larger_than_the_train_users(data_dir, tmp_path):
 
 def test_nan_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):
     cfg = tiny_config(data_dir, epochs=3)
-    n_steps = len(trainer.load_sequences(cfg)[1].rows("train")) // cfg.batch_size
+    n_steps = trainer.load_sequences(cfg)[1].n_users // cfg.batch_size    # pretrain_users="all"
     real, calls = trainer._barlow_step, []
 
     def poisoned(run, rows):                   # NaN at the 3rd step of epoch 2

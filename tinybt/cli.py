@@ -1,5 +1,6 @@
 """The `tinybt` command. Each subcommand is a thin wrapper around a module."""
 
+import os
 import sys
 
 import click
@@ -81,6 +82,8 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--split-seed", type=int, default=_T.split_seed, show_default=True)
 @click.option("--min-interactions", type=int, default=_T.min_interactions, show_default=True,
               help="Users with fewer interactions are dropped.")
+@click.option("--pretrain-users", type=click.Choice(["all", "train"]), default=_T.pretrain_users, show_default=True,
+              help="Pretrain on every user's history, or on train users only.")
 @click.option("--out", default=None, help="Run folder [default: runs/<dataset>-<objective>-<encoder>-<time>].")
 @click.option("--resume", default=None, help="Continue the run in this folder with its saved config.")
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
@@ -103,41 +106,61 @@ def train(ctx, out, resume, threads, no_probe, **settings):
         ctx.invoke(probe, run_dir=str(path))
 
 
-@cli.command()
+_EVAL_HELP = "Evaluation protocol: docs/protocol.md."
+
+
+def _eval_options(f):
+    """Flags probe and compare share (one definition each)."""
+    for opt in reversed([
+        click.option("--tasks", default=None, help="Comma-separated [default: the dataset's default tasks, docs/protocol.md]."),
+        click.option("--label-fractions", default="0.01,0.1,1", show_default=True,
+                     help="Fractions of the training folds' users that get a label."),
+        click.option("--seeds", type=int, default=5, show_default=True, help="Label subsets per fraction."),
+        click.option("--folds", type=int, default=5, show_default=True, help="Stratified cross-validation folds."),
+        click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
+                     help="Pool: test = every user outside the validation split (report); val = validation users (tuning)."),
+        click.option("--jobs", type=int, default=min(4, os.cpu_count() or 1), show_default=True,
+                     help="Probe processes (forked; each a copy-on-write copy of the features)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+@cli.command(epilog=_EVAL_HELP)
 @click.argument("run_dir", type=click.Path())
-@click.option("--tasks", default=None, help="Comma-separated [default: the dataset's SPEC tasks].")
-@click.option("--label-fractions", default="0.01,0.1,1", show_default=True, help="Fractions of train users labelled.")
-@click.option("--seeds", type=int, default=5, show_default=True, help="Label subsets per fraction.")
-@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
-              help="val: report validation accuracy (for tuning) to results-val.json/.md.")
-def probe(run_dir, tasks, label_fractions, seeds, split):
-    """Linear probes of a run's frozen user vectors, with the reference rows -> results.json/.md."""
+@_eval_options
+def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs):
+    """Cross-validated linear probes and next-item retrieval of a run's frozen user vectors,
+    with the reference rows and 95 % intervals -> results.json/.md (results-val.* for --split val)."""
     from tinybt.evaluate import evaluate, parse_list
 
+    if jobs < 1:
+        raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
     fractions = parse_list(label_fractions, "--label-fractions", float)
-    _, md = evaluate(run_dir, parse_list(tasks, "--tasks"), fractions, seeds, split,
+    _, md = evaluate(run_dir, parse_list(tasks, "--tasks"), fractions, seeds, split, folds, jobs,
                      echo=lambda s: click.echo(s, err=True))
     click.echo(md)
 
 
-@cli.command()
+@cli.command(epilog=_EVAL_HELP)
 @click.option("--batch-sizes", default="16,32,64,128,256", show_default=True)
+@click.option("--seeds-pretrain", type=int, default=3, show_default=True,
+              help="Pretraining seeds per (objective, batch size): seed, seed+1, ...")
 @click.option("--lr-scaling", type=click.Choice(["none", "sqrt"]), default="none", show_default=True,
               help="Peak lr per batch size: the same, or lr·sqrt(B/128).")
 @click.option("--out", default=None, help="Folder [default: runs/compare-<dataset>-<encoder>].")
-@click.option("--tasks", default=None, help="Comma-separated [default: the dataset's SPEC tasks].")
-@click.option("--label-fractions", default="0.01,0.1,1", show_default=True)
-@click.option("--seeds", type=int, default=5, show_default=True)
-@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
-              help="val: tune on validation accuracy.")
-def compare(batch_sizes, lr_scaling, out, tasks, label_fractions, seeds, split, **settings):
-    """Barlow Twins vs dual encoder at each batch size (same examples seen), probed -> OUT/compare.md."""
+@_eval_options
+def compare(batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_fractions, seeds, folds, split, jobs, **settings):
+    """Barlow Twins vs dual encoder at each batch size (same examples seen, several pretraining seeds),
+    evaluated with paired 95 % intervals -> OUT/compare.md."""
     from tinybt.compare import compare as run_compare
     from tinybt.evaluate import parse_list
 
+    if jobs < 1:
+        raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
     md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
                      parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
-                     seeds, split, echo=lambda s: click.echo(s, err=True))
+                     seeds, split, folds, seeds_pretrain, jobs, echo=lambda s: click.echo(s, err=True))
     click.echo(md.read_text())
 
 

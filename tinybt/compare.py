@@ -1,19 +1,23 @@
 """The paper's comparison: Barlow Twins vs the dual encoder across batch sizes (`tinybt compare`).
 
 For one dataset and encoder, both objectives train at each batch size for the same
-number of epochs, so every run sees the same training examples (one per train user
-per epoch, less the dropped last partial batch) and a batch of 16 takes 16× the
+number of epochs, so every run sees the same training examples (one per pretraining
+user per epoch, less the dropped last partial batch) and a batch of 16 takes 16× the
 optimiser steps of a batch of 256. Peak learning rate: the same for every batch size
 by default (Adam's step size does not grow with the batch; the schedule's warm-up and
 cosine are fractions of each run's own steps); `--lr-scaling sqrt` uses lr·√(B/128).
+Each (objective, batch size) trains `--seeds-pretrain` times (seeds seed, seed+1, ...),
+so the seed-to-seed spread enters every interval (stats.py's two-level bootstrap).
 
-Then every run and the shared reference rows are probed (the random encoder is the
-same for all runs: both objectives draw the encoder first from the config's seed).
+Then every run and the reference rows are evaluated on identical folds and label subsets
+(evaluate.py; the untrained encoder has one run per pretraining seed, from the parameters
+those runs started from: both objectives draw the encoder first from the seed), and
+the paired differences BT − dual, BT − bag of items and BT − untrained get 95 % intervals.
 OUT/compare.json, OUT/compare.md and, when matplotlib is importable,
 OUT/accuracy_vs_batch.png and OUT/accuracy_vs_labels.png (with --split val: the same
 names ending in -val, so tuning never overwrites the test results). Each run keeps its folder
-OUT/<objective>-b<B>; a folder holding a finished run of the same config is reused and
-an unfinished one resumed, so an interrupted comparison continues where it stopped.
+OUT/<objective>-b<B>-s<seed>; a folder holding a finished run of the same config is reused
+and an unfinished one resumed, so an interrupted comparison continues where it stopped.
 """
 
 import json
@@ -24,12 +28,14 @@ from pathlib import Path
 
 from tinybt.atomic import atomic_open, write_text
 from tinybt.errors import TinyBTError
-from tinybt.evaluate import BAG, OBJECTIVE_ROW, RANDOM, check_fractions, check_options, check_tasks, \
-    probe_rows, reference_features
-from tinybt.probe import LABEL_FRACTIONS, format_markdown
+from tinybt.evaluate import BAG, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fractions, check_options, \
+    check_tasks, dataset_title, difference, encoder_run, reference_arms, score, summarise
+from tinybt.probe import FOLDS, LABEL_FRACTIONS
+from tinybt.probe.report import MAJORITY, format_differences, format_probe_tables, format_retrieval, protocol_line
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 OBJECTIVES = ("barlow", "dual")
+SEEDS_PRETRAIN = 3
 LR_BASE_BATCH = 128
 PLOTS = ("accuracy_vs_batch", "accuracy_vs_labels")
 
@@ -75,17 +81,20 @@ def train_or_reuse(cfg, path, echo):
 
 
 def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", tasks=None,
-            label_fractions=LABEL_FRACTIONS, seeds=5, split="test", echo=print):
+            label_fractions=LABEL_FRACTIONS, seeds=5, split="test", folds=FOLDS, seeds_pretrain=SEEDS_PRETRAIN,
+            jobs=1, echo=print):
     """settings: TrainConfig fields shared by every run. Returns the markdown file written."""
     from tinybt.train import checkpoint, run_dir
     from tinybt.train.config import TrainConfig
-    from tinybt.train.embed import encode_users
     from tinybt.train.trainer import encoder_config, load_sequences
 
-    check_options(seeds, split)
+    t_start = time.perf_counter()
+    check_options(seeds, split, folds)
     fractions = check_fractions(label_fractions)
     if not batch_sizes or min(batch_sizes) < 2:
         raise TinyBTError(f"--batch-sizes: expected batch sizes >= 2 like 16,32,64, got {batch_sizes}")
+    if seeds_pretrain < 1:
+        raise TinyBTError(f"--seeds-pretrain: must be at least 1, got {seeds_pretrain}")
     batch_sizes = sorted(set(batch_sizes))
     base = TrainConfig(**settings).validate()
     scaled_lr(base.lr, 2, lr_scaling)          # a bad --lr-scaling fails now, not after training
@@ -93,29 +102,42 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     tasks = check_tasks(tasks, ds)
     out = Path(out or f"runs/compare-{base.dataset}-{base.encoder}")
     out.mkdir(parents=True, exist_ok=True)
+    pretrain_seeds = [base.seed + i for i in range(seeds_pretrain)]
 
     runs = []
     for objective in OBJECTIVES:
         for B in batch_sizes:
-            cfg = replace(base, objective=objective, batch_size=B, lr=scaled_lr(base.lr, B, lr_scaling))
-            path = out / f"{objective}-b{B}"
-            metrics = train_or_reuse(cfg, path, echo)
-            seconds = sum(r["seconds"] for r in metrics)
-            runs.append({"objective": objective, "batch_size": B, "lr": cfg.lr, "run_dir": str(path),
-                         "steps": sum(r["steps"] for r in metrics), "train_seconds": round(seconds, 1),
-                         "final_loss": metrics[-1]["loss"]})
-            echo(f"  {objective} B={B}: {runs[-1]['steps']} steps, {seconds:.0f} s")
+            for s in pretrain_seeds:
+                cfg = replace(base, objective=objective, batch_size=B, lr=scaled_lr(base.lr, B, lr_scaling), seed=s)
+                path = out / f"{objective}-b{B}-s{s}"
+                metrics = train_or_reuse(cfg, path, echo)
+                seconds = sum(r["seconds"] for r in metrics)
+                runs.append({"objective": objective, "batch_size": B, "seed": s, "lr": cfg.lr, "run_dir": str(path),
+                             "steps": sum(r["steps"] for r in metrics), "train_seconds": round(seconds, 1),
+                             "final_loss": metrics[-1]["loss"]})
+                echo(f"  {objective} B={B} seed {s}: {runs[-1]['steps']} steps, {seconds:.0f} s")
 
     t0 = time.perf_counter()
     enc = encoder_config(base, seqs)
-    features = {row_name(r["objective"], r["batch_size"]):
-                encode_users(checkpoint.load(Path(r["run_dir"]) / run_dir.CHECKPOINT)[0], enc, seqs)
-                for r in runs}
-    features |= reference_features(base, seqs, enc)
-    results = probe_rows(features, ds, seqs, tasks, fractions, seeds, split, echo=echo)
-    meta = {"settings": asdict(base), "batch_sizes": batch_sizes, "lr_scaling": lr_scaling,
-            "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds, "split": split,
-            "runs": runs, "probe_seconds": round(time.perf_counter() - t0, 1)}
+    arms = {}
+    for r in runs:
+        params = checkpoint.load(Path(r["run_dir"]) / run_dir.CHECKPOINT)[0]
+        arms.setdefault(row_name(r["objective"], r["batch_size"]), []).append(encoder_run(params, enc, seqs))
+    arms |= reference_arms([replace(base, seed=s) for s in pretrain_seeds], seqs, enc)
+    scores = score(arms, ds, seqs, tasks, fractions, seeds, split, folds, jobs, echo=echo)
+    results = summarise(scores)
+    bt = {B: row_name("barlow", B) for B in batch_sizes}
+    results["comparisons"] = {
+        name: [difference(scores, bt[B], other(B)) | {"batch_size": B} for B in batch_sizes]
+        for name, other in (("Barlow Twins − dual encoder", lambda B: row_name("dual", B)),
+                            (f"Barlow Twins − {BAG}", lambda B: BAG),
+                            (f"Barlow Twins − {RANDOM}", lambda B: RANDOM))}
+    meta = {"settings": asdict(base), "dataset": dataset_title(ds), "batch_sizes": batch_sizes,
+            "lr_scaling": lr_scaling, "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds,
+            "folds": folds, "split": split, "pretrain_seeds": pretrain_seeds,
+            "pretrain_users": base.pretrain_users, "pretrain_text": PRETRAIN_TEXT[base.pretrain_users],
+            "jobs": jobs, "runs": runs, "probe_seconds": round(time.perf_counter() - t0, 1),
+            "wall_seconds": round(time.perf_counter() - t_start, 1)}
     write_text(out / output_name("compare", split, "json"), json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
     plotted = plot(results, meta, out)
     md = out / output_name("compare", split, "md")
@@ -123,38 +145,42 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     return md
 
 
-def _mean(results, row, task, fraction, key="accuracy"):
-    fr = next(f for f in results[row][task]["fractions"] if f["fraction"] == fraction)
-    return fr[key]["mean"]
+def _mean(results, row, task, i, key="accuracy"):
+    return results["probe"][task]["rows"][row]["cells"][i][key]["mean"]
+
+
+def _probed(results, meta):
+    return [t for t in meta["tasks"] if "skipped" not in results["probe"][t]]
 
 
 def format_compare(results, meta, plotted):
-    """Run table, the BT − dual differences, then report.py's per-task tables."""
+    """Settings and runs, the paired differences, then the per-task and retrieval tables."""
     s = meta["settings"]
-    lines = [f"# Barlow Twins vs dual encoder: {s['dataset']}, {s['encoder']}", "",
+    train_s = sum(r["train_seconds"] for r in meta["runs"])
+    lines = [f"# Barlow Twins vs dual encoder: {meta['dataset']}, {s['encoder']}", "",
              f"{s['epochs']} epoch(s) per run (same examples for every batch size), peak lr {s['lr']:g} "
              f"(scaling: {meta['lr_scaling']}), D={s['dim']}, max_len={s['max_len']}, projector "
-             f"{s['projector']}, λ={s['lambd']:g}, τ={s['tau']:g}, augment {s['augment']}, seed {s['seed']}. "
-             f"Probe: {meta['split']} accuracy, {meta['seeds']} seeds; probing took {meta['probe_seconds']:.0f} s.",
-             "", "| objective | batch | lr | steps | train s | final loss |", "|---|---:|---:|---:|---:|---:|"]
-    for r in meta["runs"]:
-        lines.append(f"| {OBJECTIVE_ROW[r['objective']]} | {r['batch_size']} | {r['lr']:.3g} | {r['steps']} | "
-                     f"{r['train_seconds']:.0f} | {r['final_loss']:.4g} |")
+             f"{s['projector']}, λ={s['lambd']:g}, τ={s['tau']:g}, augment {s['augment']}, "
+             f"pretraining seeds {', '.join(map(str, meta['pretrain_seeds']))}.", "",
+             protocol_line(meta), "",
+             f"Wall time of this command: {meta['wall_seconds']:.0f} s (training {train_s:.0f} s summed over runs, "
+             f"including reused ones; evaluation {meta['probe_seconds']:.0f} s on {meta['jobs']} process(es)).", "",
+             "A difference is **ahead** (**behind**) only when its whole 95 % interval lies above (below) 0 "
+             "(paired bootstrap over users and pretraining seeds).", ""]
     fractions = meta["label_fractions"]
-    lines += ["", f"## Barlow Twins − dual encoder ({meta['split']} accuracy, points)", "",
-              "| task | batch | " + " | ".join(f"{100 * f:g} % labels" for f in fractions) + " |",
-              "|---|---:|" + "---:|" * len(fractions)]
-    for task in meta["tasks"]:
-        for B in meta["batch_sizes"]:
-            d = [100 * (_mean(results, row_name("barlow", B), task, f) - _mean(results, row_name("dual", B), task, f))
-                 for f in fractions]
-            lines.append(f"| {task} | {B} | " + " | ".join(f"{x:+.1f}" for x in d) + " |")
-    lines.append("")
+    for name, diffs in results["comparisons"].items():
+        lines += format_differences(diffs, fractions, f"{name} (accuracy, points)", label=lambda d: d["batch_size"])
     if plotted:
         lines += [f"![{p}]({p})" for p in plotted] + [""]
     else:
         lines += ["(matplotlib is not installed: tables only; `pip install matplotlib` for the plots.)", ""]
-    return "\n".join(lines) + "\n" + format_markdown(results, None, meta["split"])
+    lines += ["## Per task", ""] + format_probe_tables(results) + format_retrieval(results)
+    lines += ["## Runs", "", "| objective | batch | seed | lr | steps | train s | final loss |",
+              "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in meta["runs"]:
+        lines.append(f"| {OBJECTIVE_ROW[r['objective']]} | {r['batch_size']} | {r['seed']} | {r['lr']:.3g} | "
+                     f"{r['steps']} | {r['train_seconds']:.0f} | {r['final_loss']:.4g} |")
+    return "\n".join(lines) + "\n"
 
 
 def plot(results, meta, out):
@@ -166,7 +192,10 @@ def plot(results, meta, out):
         import matplotlib.pyplot as plt
     except ImportError:
         return []
-    tasks, fractions, sizes = meta["tasks"], meta["label_fractions"], meta["batch_sizes"]
+    tasks, fractions, sizes = _probed(results, meta), meta["label_fractions"], meta["batch_sizes"]
+    if not tasks:
+        return []
+    last = len(fractions) - 1
     colors = {"barlow": "tab:blue", "dual": "tab:red"}
     styles = ["-", "--", ":", "-."]
     refs = ((BAG, "tab:green"), (RANDOM, "tab:gray"))
@@ -174,15 +203,15 @@ def plot(results, meta, out):
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         for obj in OBJECTIVES:
-            for f, ls in zip(fractions, styles * 4):
-                ax.plot(sizes, [100 * _mean(results, row_name(obj, B), task, f) for B in sizes], ls,
+            for i, (f, ls) in enumerate(zip(fractions, styles * 4)):
+                ax.plot(sizes, [100 * _mean(results, row_name(obj, B), task, i) for B in sizes], ls,
                         color=colors[obj], marker="o", ms=3, label=f"{OBJECTIVE_ROW[obj]}, {100 * f:g} % labels")
         for name, c in refs:
-            ax.axhline(100 * _mean(results, name, task, fractions[-1]), color=c, lw=0.8,
+            ax.axhline(100 * _mean(results, name, task, last), color=c, lw=0.8,
                        label=f"{name}, {100 * fractions[-1]:g} % labels")
-        ax.axhline(100 * _mean(results, BAG, task, fractions[-1], "majority"), color="k", lw=0.6, ls=":",
+        ax.axhline(100 * _mean(results, MAJORITY, task, last), color="k", lw=0.6, ls=":",
                    label="majority")
-        ax.set(xscale="log", xlabel="batch size", ylabel=f"{meta['split']} accuracy %", title=task)
+        ax.set(xscale="log", xlabel="batch size", ylabel=f"{meta['split']}-pool CV accuracy %", title=task)
         ax.minorticks_off()
         ax.set_xticks(sizes, [str(b) for b in sizes])
     names = [output_name(p, meta["split"], "png") for p in PLOTS]
@@ -192,14 +221,14 @@ def plot(results, meta, out):
     for ax, task in zip(axes[0], tasks):
         for obj in OBJECTIVES:
             for B, ls in zip(sorted({sizes[0], sizes[-1]}), styles):
-                ax.plot([100 * f for f in fractions], [100 * _mean(results, row_name(obj, B), task, f) for f in fractions],
+                ax.plot([100 * f for f in fractions], [100 * _mean(results, row_name(obj, B), task, i) for i in range(len(fractions))],
                         ls, color=colors[obj], marker="o", ms=3, label=row_name(obj, B))
         for name, c in refs:
-            ax.plot([100 * f for f in fractions], [100 * _mean(results, name, task, f) for f in fractions],
+            ax.plot([100 * f for f in fractions], [100 * _mean(results, name, task, i) for i in range(len(fractions))],
                     color=c, lw=0.8, label=name)
-        ax.plot([100 * f for f in fractions], [100 * _mean(results, BAG, task, f, "majority") for f in fractions],
+        ax.plot([100 * f for f in fractions], [100 * _mean(results, MAJORITY, task, i) for i in range(len(fractions))],
                 color="k", lw=0.6, ls=":", label="majority")
-        ax.set(xscale="log", xlabel="labelled train users %", ylabel=f"{meta['split']} accuracy %", title=task)
+        ax.set(xscale="log", xlabel="labelled training-fold users %", ylabel=f"{meta['split']}-pool CV accuracy %", title=task)
         ax.minorticks_off()
         ax.set_xticks([100 * f for f in fractions], [f"{100 * f:g}" for f in fractions])
     _save(fig, axes, out / names[1])

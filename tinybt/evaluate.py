@@ -1,32 +1,38 @@
-"""Probe a trained run (SPEC §4): `tinybt probe RUN_DIR`, also the end of `tinybt train`.
+"""Evaluate user vectors (docs/protocol.md): `tinybt probe RUN_DIR`, also the end of `tinybt train`.
 
-run folder -> the user vector of every user (encoder output, never the projector)
--> for each task a linear probe over label fractions × seeds (tinybt.probe), next to
-the reference rows every table carries:
-  random encoder   the run's architecture with the parameters it started from
-                   (init seed = the config's seed), never trained
-  bag of items     log1p counts of the history items, the same probe
-  majority         most frequent class of the labelled train users (added by report.py)
--> results.json + results.md in the run folder (atomically) and the table as text.
-
-split="val" reports validation accuracy instead, for tuning without touching test
-users (tinybt.probe.probe's report="val").
+An ARM is a row of the tables: one or more runs (pretraining seeds), each giving user
+vectors (and, for encoders, the item embedding table used for retrieval):
+  <objective> (<encoder>)  the trained run(s)
+  untrained encoder        the same architecture with the parameters a run started from
+  bag of items             log1p counts of the history items (no retrieval: no item vectors)
+  majority                 most frequent class of each labelled subset (from the probes)
+  most popular             retrieval only: items ranked by their count in all histories
+Every arm is probed on the same folds and label subsets (linear_probe.py), so any two
+arms can be compared user by user (stats.py). compare.py uses the same functions.
+-> results.json + results.md in the run folder (atomically) and the tables as text.
 """
 
+import contextlib
+import multiprocessing
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, default_tasks, make_labels
+from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, check_ratings, default_tasks, make_labels
 from tinybt.errors import TinyBTError
-from tinybt.probe import LABEL_FRACTIONS, bag_of_items, format_markdown, probe
-from tinybt.probe.report import write_results
+from tinybt.probe import FOLDS, LABEL_FRACTIONS, bag_of_items, probe
+from tinybt.probe.folds import POOLS, pool_mask
+from tinybt.probe.linear_probe import TooFewLabels
+from tinybt.probe.report import MAJORITY, POPULAR, format_markdown, write_results
+from tinybt.probe.retrieval import cosine_scorer, popularity_scorer, retrieval_metrics
+from tinybt.probe.stats import N_BOOT, bootstrap_ci
 
 OBJECTIVE_ROW = {"barlow": "Barlow Twins", "dual": "dual encoder"}
-RANDOM, BAG = "random encoder", "bag of items"
-SPLITS = ("test", "val")
+RANDOM, BAG = "untrained encoder", "bag of items"
+PRETRAIN_TEXT = {"all": "pretrained on every user's history (no future window, no label)",
+                 "train": "pretrained on the train users only (held-out users)"}
 
 
 def parse_list(text, flag, kind=str):
@@ -52,7 +58,7 @@ def check_fractions(fractions):
 
 
 def check_tasks(tasks, ds):
-    """Task names checked against what dataset `ds` has; None -> the SPEC's defaults."""
+    """Task names checked against what dataset `ds` has; None -> the dataset's defaults."""
     if tasks is None:
         return default_tasks(ds.name)
     for t in tasks:
@@ -62,14 +68,27 @@ def check_tasks(tasks, ds):
             have = [x for x in TASKS if x not in DEMOGRAPHIC_TASKS or x in ds.demographics]
             raise TinyBTError(f"--tasks: dataset {ds.name!r} has no {t!r} labels; "
                               f"it has {', '.join(have)}")
+        try:
+            check_ratings(ds, t)
+        except TinyBTError as e:
+            raise TinyBTError(f"--tasks: {e}") from None
     return list(dict.fromkeys(tasks))
 
 
-def check_options(seeds, split):
+def check_options(seeds, split, folds=FOLDS):
     if seeds < 1:
         raise TinyBTError(f"--seeds: must be at least 1, got {seeds}")
-    if split not in SPLITS:
+    if split not in POOLS:
         raise TinyBTError(f"--split: expected test or val, got {split!r}")
+    if folds < 2:
+        raise TinyBTError(f"--folds: must be at least 2, got {folds}")
+
+
+def dataset_title(ds):
+    """The dataset's name in tables; ML-1M with one constant rating is the pairs-only copy."""
+    if ds.name == "ml-1m" and len(ds.rating) and np.ptp(ds.rating) == 0:
+        return "ML-1M pairs (file order, no ratings)"
+    return ds.name
 
 
 def check_run_dir(path):
@@ -86,47 +105,157 @@ def check_run_dir(path):
     return path
 
 
-def reference_features(cfg, seqs, enc):
-    """{random encoder: (U, D), bag of items: CSR (U, V+2)} for every row of seqs."""
+def encoder_run(params, enc, seqs):
+    """One run of an encoder arm: its user vectors and item embedding table."""
     from tinybt.train.embed import encode_users
+
+    return {"features": encode_users(params, enc, seqs), "items": params["item_emb.weight"]}
+
+
+def reference_arms(cfgs, seqs, enc):
+    """{untrained encoder: one run per config (its init seed), bag of items: one run}."""
     from tinybt.train.trainer import init_model
 
-    params, _ = init_model(cfg, enc, np.random.default_rng(cfg.seed))
-    return {RANDOM: encode_users(params, enc, seqs),
-            BAG: bag_of_items(seqs.hist_values, seqs.hist_offsets, seqs.n_items)}
+    untrained = [encoder_run(init_model(c, enc, np.random.default_rng(c.seed))[0], enc, seqs) for c in cfgs]
+    return {RANDOM: untrained,
+            BAG: [{"features": bag_of_items(seqs.hist_values, seqs.hist_offsets, seqs.n_items), "items": None}]}
 
 
-def probe_rows(features, ds, seqs, tasks, label_fractions=LABEL_FRACTIONS, seeds=5,
-               split="test", seed=0, echo=None):
-    """features {row name: (U, ·)} -> {row name: {task: probe result}} (report.py's layout)."""
-    labels = {t: make_labels(ds, seqs, t)[0] for t in tasks}
-    out = {name: {} for name in features}
-    for name, X in features.items():
-        for t in tasks:
-            t0 = time.perf_counter()
-            out[name][t] = probe(X, labels[t], seqs.split, label_fractions=label_fractions, seeds=seeds,
-                                 seed=seed, report=split)
+_JOBS = {}     # the arms and labels of the probe jobs; forked workers inherit it instead of unpickling it
+
+
+def _probe_job(job):
+    arm, r, task = job
+    kw = _JOBS["kw"]
+    try:
+        return probe(_JOBS["arms"][arm][r]["features"], _JOBS["labels"][task], _JOBS["split"], **kw)
+    except TooFewLabels as e:
+        return f"skipped: {e}"
+
+
+def score(arms, ds, seqs, tasks, label_fractions=LABEL_FRACTIONS, seeds=5, split="test", folds=FOLDS,
+          jobs=1, seed=0, echo=None):
+    """Probe every run of every arm on every task, and rank items for retrieval.
+    -> {"probe": {task: {arm: [probe output per run]} or "skipped: ..."},
+        "retrieval": {arm: [(recall (N,), ndcg (N,)) per run]}, "retrieval_users": (N,)}."""
+    t0 = time.perf_counter()
+    _JOBS.update(arms=arms, split=seqs.split, labels={t: make_labels(ds, seqs, t)[0] for t in tasks},
+                 kw=dict(pool=split, folds=folds, label_fractions=label_fractions, seeds=seeds, seed=seed))
+    work = [(a, r, t) for t in tasks for a in arms for r in range(len(arms[a]))]
+    done = []
+    with multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
+        for (a, r, t), res in zip(work, pool.imap(_probe_job, work) if pool else map(_probe_job, work)):
+            done.append(res)
             if echo:
-                echo(f"probe {name} / {t}: {time.perf_counter() - t0:.1f} s")
+                echo(f"probe {len(done)}/{len(work)} ({a}, run {r + 1}, {t}) at {time.perf_counter() - t0:.0f} s")
+    _JOBS.clear()
+    out = {"probe": {t: {a: [] for a in arms} for t in tasks}}
+    for (a, _, t), res in zip(work, done):
+        if isinstance(res, str):
+            out["probe"][t] = res
+        elif isinstance(out["probe"][t], dict):
+            out["probe"][t][a].append(res)
+    if echo:
+        echo(f"probes: {len(work)} (arm, run, task) jobs on {jobs} process(es) in {time.perf_counter() - t0:.0f} s")
+
+    t0 = time.perf_counter()
+    users = np.flatnonzero(pool_mask(seqs.split, split))
+    ret = {POPULAR: [retrieval_metrics(popularity_scorer(seqs), seqs, users)]}
+    for a, runs in arms.items():
+        if runs[0]["items"] is not None:
+            ret[a] = [retrieval_metrics(cosine_scorer(r["features"], r["items"]), seqs, users) for r in runs]
+    keep = np.isfinite(ret[POPULAR][0][0])             # users with a target left after removing seen items
+    out["retrieval"] = {a: [(rc[keep], nd[keep]) for rc, nd in runs] for a, runs in ret.items()}
+    out["retrieval_users"] = users[keep]
+    if echo:
+        echo(f"retrieval: {len(ret)} arms, {keep.sum()} users in {time.perf_counter() - t0:.0f} s")
     return out
 
 
-def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="test", echo=None):
+def _hits(outs, i, key="pred"):
+    """(runs, N): per run, each user's hit rate over the label seeds of fraction i."""
+    return np.stack([np.mean(o["fractions"][i][key] == o["y"], axis=0) for o in outs])
+
+
+def _task_outs(task_scores, arm):
+    """The probe outputs of `arm` for one task (the majority row reads the first arm's)."""
+    if arm == MAJORITY:
+        return next(iter(task_scores.values()))[:1]
+    return task_scores[arm]
+
+
+def _arm_hits(task_scores, arm, i):
+    return _hits(_task_outs(task_scores, arm), i, "majority" if arm == MAJORITY else "pred")
+
+
+def summarise(scores, n_boot=N_BOOT, seed=0):
+    """Per-arm values with 95 % intervals (JSON-serialisable): accuracy and balanced accuracy per
+    task × fraction, Recall@10 / NDCG@10 per arm."""
+    probes = {}
+    for task, ts in scores["probe"].items():
+        if isinstance(ts, str):
+            probes[task] = {"skipped": ts}
+            continue
+        first = next(iter(ts.values()))[0]
+        y = first["y"]
+        rows = {}
+        for arm in list(ts) + [MAJORITY]:
+            outs = _task_outs(ts, arm)
+            rows[arm] = {"runs": len(outs), "cells": [
+                {"accuracy": bootstrap_ci(_arm_hits(ts, arm, i), n_boot=n_boot, seed=seed),
+                 "balanced": bootstrap_ci(_arm_hits(ts, arm, i), groups=y, n_boot=n_boot, seed=seed)}
+                for i in range(len(first["fractions"]))]}
+        probes[task] = {"n_users": first["n_users"], "n_classes": first["n_classes"], "folds": first["folds"],
+                        "pool": first["pool"], "seeds": first["seeds"],
+                        "fractions": [{"fraction": fr["fraction"], "n_labelled": fr["n_labelled"], "n_runs": fr["n_runs"]}
+                                      for fr in first["fractions"]],
+                        "rows": rows}
+    retrieval = {a: {m: bootstrap_ci(np.stack([r[j] for r in runs]), n_boot=n_boot, seed=seed)
+                     for j, m in enumerate(("recall", "ndcg"))} | {"runs": len(runs)}
+                 for a, runs in scores["retrieval"].items()}
+    return {"probe": probes, "retrieval": retrieval, "retrieval_users": int(len(scores["retrieval_users"]))}
+
+
+def difference(scores, a, b, n_boot=N_BOOT, seed=0):
+    """a − b, paired over users (and two-level over runs): accuracy per task × fraction
+    ("skipped: ..." for a skipped task) and Recall@10 when both arms rank items."""
+    probes = {}
+    for task, ts in scores["probe"].items():
+        if isinstance(ts, str):
+            probes[task] = ts
+            continue
+        n = len(next(iter(ts.values()))[0]["fractions"])
+        probes[task] = [bootstrap_ci(_arm_hits(ts, a, i), _arm_hits(ts, b, i), n_boot=n_boot, seed=seed)
+                        for i in range(n)]
+    ret = scores["retrieval"]
+    recall = None
+    if a in ret and b in ret:
+        recall = bootstrap_ci(np.stack([r[0] for r in ret[a]]), np.stack([r[0] for r in ret[b]]),
+                              n_boot=n_boot, seed=seed)
+    return {"a": a, "b": b, "probe": probes, "recall": recall}
+
+
+def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="test", folds=FOLDS,
+             jobs=1, echo=None):
     """Probe run folder `path`; writes results.json/.md (results-val.* for split="val").
     Returns (results, markdown)."""
-    from tinybt.train.embed import encode_users, load_run
+    from tinybt.train.embed import load_run
 
-    check_options(seeds, split)
+    check_options(seeds, split, folds)
     label_fractions = check_fractions(label_fractions)
     path = check_run_dir(path)
     t0 = time.perf_counter()
     cfg, ds, seqs, enc, params = load_run(path)
     tasks = check_tasks(tasks, ds)
     row = f"{OBJECTIVE_ROW[cfg.objective]} ({cfg.encoder})"
-    features = {row: encode_users(params, enc, seqs)} | reference_features(cfg, seqs, enc)
-    results = probe_rows(features, ds, seqs, tasks, label_fractions, seeds, split, echo=echo)
-    title = f"{path.name}: {split} accuracy"
-    meta = {"run_dir": str(path), "split": split, "tasks": tasks, "label_fractions": list(label_fractions),
-            "seeds": seeds, "seconds": round(time.perf_counter() - t0, 1), "config": asdict(cfg)}
+    arms = {row: [encoder_run(params, enc, seqs)]} | reference_arms([cfg], seqs, enc)
+    scores = score(arms, ds, seqs, tasks, label_fractions, seeds, split, folds, jobs, echo=echo)
+    results = summarise(scores)
+    results["differences"] = [difference(scores, row, b) for b in (BAG, RANDOM)]
+    seconds = round(time.perf_counter() - t0, 1)
+    title = f"{path.name}: {dataset_title(ds)}, {split} pool"
+    meta = {"run_dir": str(path), "dataset": dataset_title(ds), "split": split, "folds": folds, "tasks": tasks,
+            "label_fractions": list(label_fractions), "seeds": seeds, "pretrain_users": cfg.pretrain_users,
+            "pretrain_text": PRETRAIN_TEXT[cfg.pretrain_users], "seconds": seconds, "config": asdict(cfg)}
     write_results(path, results, meta, title, split)
-    return results, format_markdown(results, title, split)
+    return results, format_markdown(results, meta, title)

@@ -1,4 +1,4 @@
-"""Downstream labels (SPEC §3), one per sequence row, from the future window.
+"""Downstream labels (docs/protocol.md, "Tasks"), one per sequence row, from the future window.
 
 Thresholds and popularity come from train users only. Our documented choices:
 - favorite_genre: each future item with k genres adds 1/k to each of them; the label is the
@@ -11,6 +11,8 @@ Thresholds and popularity come from train users only. Our documented choices:
   whole timeline, history and future, before max_len truncation); 1 if the mean popularity
   of the user's future items >= the median of that mean over train users.
 - gender / age / occupation: the dataset's demographics (-1 = unknown stays -1).
+A rating task on a dataset whose ratings are all equal (ML-1M pairs carries the
+placeholder 3) is refused: its labels would be one class, a 100 %-majority table.
 """
 
 import numpy as np
@@ -24,11 +26,19 @@ YELP_TOP_CATEGORIES = 20
 _DEFAULTS = {"ml-1m": ("gender", "age", "favorite_genre"),
              "ml-100k": ("gender", "age", "favorite_genre")}
 _BEHAVIOUR = ("favorite_genre", "rating_level", "mainstream")  # ml-20m, yelp, synthetic
+RATING_TASKS = ("rating_level",)
 
 
 def default_tasks(dataset_name):
-    """The SPEC's default tasks for a dataset: demographics where MovieLens has them."""
+    """The default tasks of a dataset: demographics where MovieLens has them."""
     return list(_DEFAULTS.get(dataset_name, _BEHAVIOUR))
+
+
+def check_ratings(ds, task):
+    """TinyBTError naming `task` when it needs varying ratings and `ds` has one value only."""
+    if task in RATING_TASKS and len(ds.rating) and np.ptp(ds.rating) == 0:
+        raise TinyBTError(f"task {task!r} needs varying ratings, but every rating of dataset {ds.name!r} "
+                          f"is {ds.rating[0]:g} (a placeholder: no real ratings); drop {task!r} from --tasks")
 
 
 def _future_rows(seq):
@@ -78,6 +88,7 @@ def favorite_genre(ds, seq):
 
 
 def rating_level(ds, seq):
+    check_ratings(ds, "rating_level")
     return _above_train_median(_row_mean(seq.fut_ratings.astype(np.float64), seq), seq)
 
 

@@ -1,4 +1,4 @@
-"""User sequences (SPEC §3): time order, filter, split, history/future cut, re-indexing.
+"""User sequences (docs/protocol.md): time order, filter, split, history/future cut, re-indexing.
 
 Storage is ragged: one values array plus offsets per part, so row i's history is
 hist_values[hist_offsets[i]:hist_offsets[i + 1]]. Nothing is padded to the longest user or
@@ -37,6 +37,8 @@ class Sequences:
     n_items: int              # V
     item_index: np.ndarray    # (dataset items,) int64: dataset item -> 1..V, 0 if unused
     item_of_id: np.ndarray    # (V+1,) int64: id -> dataset item (-1 for padding id 0)
+    seen_values: np.ndarray   # (sum of full history lengths,) int32: the whole history, not only
+    seen_offsets: np.ndarray  # (U+1,) int64    its last max_len items (retrieval excludes all of it)
 
     @property
     def mask_id(self):
@@ -110,9 +112,11 @@ def build_sequences(ds, max_len=50, min_interactions=5, split_seed=0, history_fr
     ids = item_index[item].astype(np.int32)
     hist_values, hist_offsets = _ragged(ids[in_hist], row[in_hist], len(kept))
     fut_values, fut_offsets = _ragged(ids[in_fut], row[in_fut], len(kept))
+    seen_values, seen_offsets = _ragged(ids[pos < h[row]], row[pos < h[row]], len(kept))
     return Sequences(
         dataset=ds.name, hist_values=hist_values, hist_offsets=hist_offsets,
         fut_values=fut_values, fut_offsets=fut_offsets,
         fut_ratings=ds.rating[order[in_fut]].astype(np.float32),
         users=kept.astype(np.int64), split=split_users(len(kept), split_seed),
-        n_items=int(used.sum()), item_index=item_index, item_of_id=item_of_id)
+        n_items=int(used.sum()), item_index=item_index, item_of_id=item_of_id,
+        seen_values=seen_values, seen_offsets=seen_offsets)

@@ -1,27 +1,35 @@
-"""Linear probe of frozen user vectors for one task (SPEC §4).
+"""Cross-validated linear probe of frozen user vectors for one task (docs/protocol.md).
 
-For each label fraction f and seed s:
-  1. draw n = max(2, round(f · N)) of the N labelled train users (see `label_subset`);
+Over the N labelled users of one pool (folds.py) split into k stratified folds, for each
+label fraction f and label seed s, for each fold j:
+  1. the training folds (every fold but j) hold n_j users; label n = max(2, round(f · n_j))
+     of them (`label_subset`, seeded by (seed, s, j), so every feature set gets the same ones);
   2. standardise with the mean/std of exactly those rows (sparse input: scale only,
      centring would densify it; the unpenalised bias absorbs the offset anyway);
-  3. fit one logistic regression per L2 value of the grid, keep the one with the best
-     val accuracy (ties → the largest L2, the simpler model), report its test accuracy;
-  4. the majority-class rate: the most frequent class of the same n rows, scored on test.
-Results are mean ± std (sample std, ddof=1) over seeds. With f = 1 every seed draws the
-same rows and the fit is deterministic, so it runs once and its std is 0.
-Users with label -1 are left out of every step (train, val, test and statistics).
+  3. choose L2 by an inner stratified 3-fold CV on those n rows only (`choose_l2`), refit
+     on all n rows and predict fold j: fold j never influences its own predictions;
+  4. the majority class of the same n rows predicts fold j too (the "majority" row).
+So every pool user gets exactly one prediction per (fraction, label seed). With f = 1
+every seed labels the same rows and the fit is deterministic, so it runs once.
+Users with label -1 are not in any pool. Accuracy summaries and intervals: stats.py.
 """
 
 import numpy as np
 import scipy.sparse
+from threadpoolctl import threadpool_limits
 
 from tinybt.errors import TinyBTError
-from tinybt.blas_threads import single_threaded_blas
+from tinybt.probe.folds import pool_mask, stratified_folds
 from tinybt.probe.logreg import MAX_ITER, as_float64, fit_logreg, predict
 
 L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
-TRAIN, VAL, TEST = 0, 1, 2
+FOLDS = 5
+INNER_FOLDS = 3
+
+
+class TooFewLabels(TinyBTError):
+    """A task whose pool is too small to cross-validate: its table is skipped, not the whole report."""
 
 
 def subset_size(fraction, n):
@@ -63,19 +71,32 @@ def _apply(X, shift, scale):
     return (X - shift) / scale
 
 
-def _summary(values):
-    v = np.asarray(values, dtype=np.float64)
-    return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+def choose_l2(X, y, n_classes, l2_grid, seed, max_iter=MAX_ITER):
+    """The L2 of the grid with the most correct inner-CV predictions on (X, y) alone
+    (ties → the largest L2, the simpler model). Fewer than 2·INNER_FOLDS rows cannot be
+    cross-validated: the largest L2."""
+    grid = sorted(l2_grid, reverse=True)
+    if len(y) < 2 * INNER_FOLDS:
+        return grid[0]
+    inner = stratified_folds(y, INNER_FOLDS, seed)
+    correct = np.zeros(len(grid), np.int64)
+    for j in range(INNER_FOLDS):
+        tr, te = inner != j, inner == j
+        model = None
+        for i, l2 in enumerate(grid):       # from the largest L2 down, each fit warm-started at the last
+            model = fit_logreg(X[tr], y[tr], n_classes, l2, max_iter=max_iter, init=model)
+            correct[i] += np.sum(predict(model, X[te]) == y[te])
+    return grid[int(np.argmax(correct))]      # argmax takes the first maximum: the largest L2
 
 
-def _check_inputs(features, labels, split, l2_grid, label_fractions, seeds, report):
+def _check_inputs(features, labels, split, l2_grid, label_fractions, seeds):
     if features.ndim != 2:
         raise TinyBTError(f"probe: features must be 2-D (users, dims), got shape {features.shape}")
     U = features.shape[0]
     if labels.shape != (U,) or split.shape != (U,):
         raise TinyBTError(f"probe: labels {labels.shape} and split {split.shape} must both be ({U},) "
                           f"to match features {features.shape}")
-    if not np.all(np.isin(split, (TRAIN, VAL, TEST))):
+    if not np.all(np.isin(split, (0, 1, 2))):
         raise TinyBTError("probe: split must hold only 0 (train), 1 (val), 2 (test)")
     data = features.data if scipy.sparse.issparse(features) else features
     if not np.all(np.isfinite(data)):
@@ -89,61 +110,54 @@ def _check_inputs(features, labels, split, l2_grid, label_fractions, seeds, repo
         raise TinyBTError(f"probe: the L2 grid must be non-empty and ≥ 0, got {tuple(l2_grid)}")
     if seeds < 1:
         raise TinyBTError(f"probe: seeds must be ≥ 1, got {seeds}")
-    if report not in ("test", "val"):
-        raise TinyBTError(f"probe: report must be 'test' or 'val', got {report!r}")
 
 
-def probe(features, labels, split, l2_grid=L2_GRID, label_fractions=LABEL_FRACTIONS,
-          seeds=5, seed=0, max_iter=MAX_ITER, report="test"):
+def probe(features, labels, split, pool="test", folds=FOLDS, l2_grid=L2_GRID, label_fractions=LABEL_FRACTIONS,
+          seeds=5, seed=0, max_iter=MAX_ITER):
     """Probe one task. features (U, D) float ndarray or sparse; labels int (U,), -1 = unknown;
-    split int (U,) 0/1/2 = train/val/test. Returns a JSON-serialisable dict (accuracies in [0, 1]).
+    split int (U,) 0/1/2 = train/val/test; pool "test" (report) or "val" (tuning), see folds.py.
 
-    report="val" (for tuning without touching test users) reports, per label subset, the val
-    accuracy of the L2 the probe picked (the best of its grid, so slightly optimistic, equally
-    for every feature set) and the val majority rate instead of the test ones."""
+    Returns a dict: "users" int (N,) the scored rows of features, "y" (N,) their labels,
+    "fold" (N,), and per label fraction "pred" / "majority" int (runs, N), one row per label
+    seed, "l2" the chosen L2 per (run, fold); plus the settings. The arrays are for stats.py;
+    evaluate.py leaves them out of results.json."""
     X = as_float64(features)
     labels, split = np.asarray(labels).astype(np.int64), np.asarray(split)
-    _check_inputs(X, labels, split, l2_grid, label_fractions, seeds, report)
-
-    known = labels >= 0
-    tr, va, te = (np.flatnonzero(known & (split == s)) for s in (TRAIN, VAL, TEST))
-    for name, rows in (("train", tr), ("val", va), ("test", te)):
-        if len(rows) < (2 if name == "train" else 1):
-            raise TinyBTError(f"probe: only {len(rows)} labelled {name} users; "
-                              f"need at least {2 if name == 'train' else 1}")
-    n_classes = int(labels[known].max()) + 1
-    ytr, yva = labels[tr], labels[va]
-    scored = te if report == "test" else va          # the users the chosen fits are scored on
-    with single_threaded_blas():
-        out = [_probe_fraction(X[tr], ytr, X[va], yva, X[scored], labels[scored], n_classes, f, l2_grid,
-                               seeds, seed, max_iter) for f in label_fractions]
-    return {"n_classes": n_classes, "n_train": len(tr), "n_val": len(va), "n_test": len(te),
-            "l2_grid": [float(v) for v in l2_grid], "seeds": int(seeds), "seed": int(seed),
+    _check_inputs(X, labels, split, l2_grid, label_fractions, seeds)
+    users = np.flatnonzero(pool_mask(split, pool) & (labels >= 0))
+    if len(users) < 2 * folds:
+        raise TooFewLabels(f"only {len(users)} labelled users in the {pool} pool; "
+                           f"{folds}-fold cross-validation needs at least {2 * folds}")
+    y, X = labels[users], X[users]
+    n_classes = int(labels[labels >= 0].max()) + 1
+    fold = stratified_folds(y, folds, seed)
+    out = []
+    with threadpool_limits(1):      # thousands of tiny BLAS calls: thread hand-offs cost more than they save
+        for f in label_fractions:
+            n_train = [int(np.sum(fold != j)) for j in range(folds)]
+            n_runs = 1 if all(subset_size(f, n) == n for n in n_train) else seeds
+            pred, majority = np.full((2, n_runs, len(y)), -1, np.int64)
+            l2s = []
+            for s in range(n_runs):
+                for j in range(folds):
+                    l2 = _fit_fold(X, y, fold == j, n_classes, f, l2_grid, [seed, s, j], max_iter, pred[s], majority[s])
+                    l2s.append(l2)
+            out.append({"fraction": float(f), "n_labelled": [subset_size(f, n) for n in n_train], "n_runs": n_runs,
+                        "pred": pred, "majority": majority, "l2": l2s})
+    return {"pool": pool, "n_users": len(users), "n_classes": n_classes, "folds": int(folds), "seeds": int(seeds),
+            "seed": int(seed), "l2_grid": [float(v) for v in l2_grid], "users": users, "y": y, "fold": fold,
             "fractions": out}
 
 
-def _probe_fraction(Xtr, ytr, Xva, yva, Xsc, ysc, n_classes, fraction, l2_grid, seeds, seed, max_iter):
-    """Steps 1-4 of the module docstring for one label fraction, over the seeds; the chosen
-    fits are scored on (Xsc, ysc): the test users, or the val users again for report="val"."""
-    n_runs = 1 if subset_size(fraction, len(ytr)) == len(ytr) else seeds
-    runs = {"accuracy": [], "majority": [], "l2": [], "val_accuracy": []}
-    for s in range(n_runs):
-        rows = label_subset(ytr, fraction, np.random.default_rng([seed, s]))
-        Xs, ys = Xtr[rows], ytr[rows]
-        shift, scale = _standardiser(Xs)
-        Xs, Xv, Xc = (_apply(A, shift, scale) for A in (Xs, Xva, Xsc))
-        # Best val accuracy; scanning the grid from the largest L2 with a strict '>'
-        # keeps the largest L2 among ties.
-        best = None
-        for l2 in sorted(l2_grid, reverse=True):
-            model = fit_logreg(Xs, ys, n_classes, l2, max_iter=max_iter)
-            acc = float(np.mean(predict(model, Xv) == yva))
-            if best is None or acc > best[0]:
-                best = (acc, model)
-        majority = int(np.argmax(np.bincount(ys, minlength=n_classes)))
-        runs["accuracy"].append(float(np.mean(predict(best[1], Xc) == ysc)))
-        runs["majority"].append(float(np.mean(ysc == majority)))
-        runs["l2"].append(best[1].l2)
-        runs["val_accuracy"].append(best[0])
-    return {"fraction": float(fraction), "n_train": subset_size(fraction, len(ytr)), "n_runs": n_runs,
-            "accuracy": _summary(runs["accuracy"]), "majority": _summary(runs["majority"]), "runs": runs}
+def _fit_fold(X, y, held_out, n_classes, fraction, l2_grid, rng_seed, max_iter, pred, majority):
+    """Steps 1-4 of the module docstring for one (fraction, seed, fold): fills pred/majority
+    at the held-out rows; returns the chosen L2."""
+    train = np.flatnonzero(~held_out)
+    rows = train[label_subset(y[train], fraction, np.random.default_rng(rng_seed))]
+    shift, scale = _standardiser(X[rows])
+    Xs, ys = _apply(X[rows], shift, scale), y[rows]
+    l2 = choose_l2(Xs, ys, n_classes, l2_grid, rng_seed, max_iter)
+    model = fit_logreg(Xs, ys, n_classes, l2, max_iter=max_iter)
+    pred[held_out] = predict(model, _apply(X[held_out], shift, scale))
+    majority[held_out] = int(np.argmax(np.bincount(ys, minlength=n_classes)))
+    return l2

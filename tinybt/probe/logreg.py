@@ -46,8 +46,10 @@ def as_float64(X):
     return np.asarray(X, dtype=np.float64)
 
 
-def fit_logreg(X, y, n_classes, l2, max_iter=MAX_ITER):
-    """Minimise J over (W, b) with L-BFGS-B (analytic gradient), starting at zero.
+def fit_logreg(X, y, n_classes, l2, max_iter=MAX_ITER, init=None):
+    """Minimise J over (W, b) with L-BFGS-B (analytic gradient), starting at zero, or at
+    the fit `init` of the same (X, y) with another L2 (a warm start along the L2 path:
+    far fewer steps, and still deterministic).
 
     Two exact reductions keep L-BFGS on the part of the problem with a finite optimum:
     - a class absent from y has probability 0 at the optimum, i.e. bias −∞, which the
@@ -67,7 +69,9 @@ def fit_logreg(X, y, n_classes, l2, max_iter=MAX_ITER):
         loss, dW, db = logreg_loss(theta[:C * D].reshape(C, D), theta[C * D:], Xa, y_present, l2)
         return loss, np.concatenate([dW.ravel(), db])
 
-    res = scipy.optimize.minimize(fun, np.zeros(C * D + C), method="L-BFGS-B", jac=True,
+    theta0 = np.zeros(C * D + C) if init is None else \
+        np.concatenate([init.weight[np.ix_(classes, cols)].ravel(), init.bias[classes]])
+    res = scipy.optimize.minimize(fun, theta0, method="L-BFGS-B", jac=True,
                                   options={"maxiter": max_iter})
     weight = np.zeros((n_classes, X.shape[1]))
     weight[np.ix_(classes, cols)] = res.x[:C * D].reshape(C, D)

@@ -1,10 +1,8 @@
-"""Probe results as markdown tables and results.json / results.md files.
+"""Evaluation results as markdown tables and results.json / results.md files.
 
-`results` maps a row name ("Barlow Twins", "dual encoder", "random encoder",
-"bag of items", ...) to {task: the dict returned by `probe`}. The "majority" row
-is not passed in: the label subsets depend only on labels, split and seeds, so
-every row holds the same majority rates; the table takes them from the first row
-that has the task.
+`results` is evaluate.summarise's output: per task the rows (arms, then "majority")
+with accuracy and balanced accuracy and their 95 % intervals per label fraction, and
+per arm Recall@10 / NDCG@10; "differences" holds paired a − b intervals.
 """
 
 import json
@@ -13,46 +11,102 @@ from pathlib import Path
 from tinybt.atomic import write_text
 
 MAJORITY = "majority"
+POPULAR = "most popular"
 
 
-def _cell(summary):
-    return f"{100 * summary['mean']:.1f} ± {100 * summary['std']:.1f}"
+def _pct(ci):
+    return f"{100 * ci['mean']:.1f} [{100 * ci['lo']:.1f}, {100 * ci['hi']:.1f}]"
 
 
-def _fraction_label(f):
+def _diff(ci):
+    from tinybt.probe.stats import verdict
+
+    mark = verdict(ci)
+    return f"{100 * ci['mean']:+.1f} [{100 * ci['lo']:+.1f}, {100 * ci['hi']:+.1f}]" + (f" **{mark}**" if mark else "")
+
+
+def fraction_label(f):
     return f"{100 * f:g} % labels"
 
 
-def format_markdown(results, title=None, split="test"):
-    """One table per task: rows = encoders + majority, columns = label fractions,
-    cells = `split` (test or val) accuracy % mean ± std over seeds."""
-    tasks = list(dict.fromkeys(t for row in results.values() for t in row))
-    lines = [f"## {title}", ""] if title else []
-    for task in tasks:
-        first = next(row[task] for row in results.values() if task in row)
-        fractions = [fr["fraction"] for fr in first["fractions"]]
-        lines += [f"### {task}", "",
-                  f"{first['n_classes']} classes; {first['n_train']} train / {first['n_val']} val / "
-                  f"{first['n_test']} test users with a label; {split} accuracy %, mean ± std over "
-                  f"{first['seeds']} seeds (one run when every train label is used).", "",
-                  "| model | " + " | ".join(_fraction_label(f) for f in fractions) + " |",
-                  "|---|" + "---:|" * len(fractions)]
-        rows = [(name, row.get(task)) for name, row in results.items()] + [(MAJORITY, first)]
-        for name, res in rows:
-            by_fraction = {fr["fraction"]: fr for fr in res["fractions"]} if res else {}
-            key = "majority" if name == MAJORITY else "accuracy"
-            cells = [_cell(by_fraction[f][key]) if f in by_fraction else "—" for f in fractions]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+def protocol_line(meta):
+    """Which users pretrained and which were scored: one line every table carries."""
+    return (f"{meta['dataset']}; encoders {meta['pretrain_text']}; probes: {meta['folds']}-fold stratified CV over "
+            f"the labelled users of the {meta['split']} pool, {meta['seeds']} label seeds, L2 chosen by inner CV "
+            f"on the labelled training users; cells: mean [95 % bootstrap interval] (docs/protocol.md).")
+
+
+def format_probe_tables(results):
+    """One table per task: rows = arms + majority; per fraction accuracy % and balanced accuracy %."""
+    lines = []
+    for task, res in results["probe"].items():
+        lines += [f"### {task}", ""]
+        if "skipped" in res:
+            lines += [f"Task {task!r} {res['skipped']}.", ""]
+            continue
+        fr = res["fractions"]
+        lines += [f"{res['n_classes']} classes, {res['n_users']} labelled users in the {res['pool']} pool, each "
+                  f"scored once per label seed; labelled training users per fold: "
+                  + ", ".join(f"{fraction_label(f['fraction'])} ≈ {round(sum(f['n_labelled']) / len(f['n_labelled']))}"
+                              for f in fr) + ".", "",
+                  "| model | runs | " + " | ".join(f"{fraction_label(f['fraction'])}: acc % | bal. acc %" for f in fr) + " |",
+                  "|---|---:|" + "---:|---:|" * len(fr)]
+        for name, row in res["rows"].items():
+            cells = [f"{_pct(c['accuracy'])} | {_pct(c['balanced'])}" for c in row["cells"]]
+            lines.append(f"| {name} | {row['runs']} | " + " | ".join(cells) + " |")
         lines.append("")
+    return lines
+
+
+def format_retrieval(results):
+    ret = results["retrieval"]
+    lines = ["### next-item retrieval", "",
+             f"{results['retrieval_users']} users; their future items ranked among all items by cosine(user vector, "
+             f"item embedding), history items excluded; most popular = history counts.", "",
+             "| model | runs | Recall@10 % | NDCG@10 % |", "|---|---:|---:|---:|"]
+    for name, r in ret.items():
+        lines.append(f"| {name} | {r['runs']} | {_pct(r['recall'])} | {_pct(r['ndcg'])} |")
+    return lines + [""]
+
+
+def format_differences(diffs, fractions, title, label=None):
+    """Paired a − b accuracy differences, points: one row per (task, diff), one column per fraction.
+    `label(diff)` names the extra column (e.g. the batch size)."""
+    lines = [f"### {title}", "",
+             "| task |" + (" batch |" if label else "") + " " + " | ".join(fraction_label(f) for f in fractions) + " |",
+             "|---|" + ("---:|" if label else "") + "---:|" * len(fractions)]
+    tasks = list(dict.fromkeys(t for d in diffs for t in d["probe"]))
+    for task in tasks:
+        for d in diffs:
+            cells = d["probe"][task]
+            extra = f" {label(d)} |" if label else ""
+            body = " | ".join(_diff(c) for c in cells) if not isinstance(cells, str) else f"{cells}" + " |" * (len(fractions) - 1)
+            lines.append(f"| {task} |{extra} {body} |")
+    recall = [d for d in diffs if d["recall"] is not None]
+    if recall:
+        lines += ["", "| Recall@10 difference |" + (" batch |" if label else "") + " points |",
+                  "|---|" + ("---:|" if label else "") + "---:|"]
+        lines += [f"| {d['a']} − {d['b']} |" + (f" {label(d)} |" if label else "") + f" {_diff(d['recall'])} |"
+                  for d in recall]
+    return lines + [""]
+
+
+def format_markdown(results, meta, title=None):
+    """The whole report of one evaluation (tinybt probe)."""
+    lines = [f"## {title}", ""] if title else []
+    lines += [protocol_line(meta), ""]
+    for d in results.get("differences", []):
+        lines += format_differences([d], meta["label_fractions"], f"{d['a']} − {d['b']} (accuracy, points)")
+    lines += format_probe_tables(results) + format_retrieval(results)
     return "\n".join(lines)
 
 
-def write_results(run_dir, results, meta=None, title=None, split="test"):
+def write_results(run_dir, results, meta, title=None, split="test"):
     """Write run_dir/results.json ({"meta", "results"}) and run_dir/results.md (results-val.*
     for split="val", so tuning never overwrites the test results); returns both paths."""
     run_dir = Path(run_dir)
     stem = "results" if split == "test" else f"results-{split}"
     json_path, md_path = run_dir / f"{stem}.json", run_dir / f"{stem}.md"
-    write_text(json_path, json.dumps({"meta": meta or {}, "results": results}, indent=1) + "\n")
-    write_text(md_path, format_markdown(results, title, split))
+    write_text(json_path, json.dumps({"meta": meta, "results": results}, indent=1) + "\n")
+    write_text(md_path, format_markdown(results, meta, title))
     return json_path, md_path

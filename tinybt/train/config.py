@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, fields
 
 from tinybt.errors import TinyBTError
 
+PRETRAIN_USERS = ("all", "train")
+
 
 @dataclass
 class TrainConfig:
@@ -42,6 +44,7 @@ class TrainConfig:
     seed: int = 0                      # init, shuffling, augmentations, cut points
     split_seed: int = 0                # train/val/test user split (independent of seed)
     min_interactions: int = 5
+    pretrain_users: str = "all"        # all: every user's history (never a future or label) | train: train users only
     threads: int | None = None         # numba threads; not part of the maths
     version: str = ""                  # tinybt.__version__ that wrote the run
 
@@ -81,6 +84,8 @@ class TrainConfig:
         need(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay",
              f"must be >= 0, got {self.weight_decay}")
         need(math.isfinite(self.grad_clip) and self.grad_clip >= 0, "--grad-clip", f"must be >= 0, got {self.grad_clip}")
+        need(self.pretrain_users in PRETRAIN_USERS, "--pretrain-users",
+             f"expected all or train, got {self.pretrain_users!r}")
         need(self.min_interactions >= 2, "--min-interactions", f"must be at least 2, got {self.min_interactions}")
         if self.threads is not None:
             import numba
@@ -111,8 +116,8 @@ class TrainConfig:
         if not isinstance(d, dict) or set(d) - known:
             extra = sorted(set(d) - known) if isinstance(d, dict) else d
             raise TinyBTError(f"{source}: unexpected settings {extra}")
-        # runs written before the pooling field used the GRU's last state
-        return cls(**({"pooling": "last"} | d))
+        # runs written before these fields existed: the GRU's last state, pretraining on train users
+        return cls(**({"pooling": "last", "pretrain_users": "train"} | d))
 
 
 def parse_projector(text):

@@ -73,7 +73,7 @@ class Run:
     path: Path
     seqs: object
     enc: EncoderConfig
-    rows: np.ndarray          # the train users this objective draws from
+    rows: np.ndarray          # the users this objective draws from (cfg.pretrain_users)
     params: dict
     buffers: dict
     opt: Adam
@@ -187,7 +187,8 @@ def setup(cfg=None, out=None, resume=None, threads=None):
         numba.set_num_threads(cfg.threads)
 
     _, seqs = load_sequences(cfg)
-    rows = seqs.rows("train")
+    # "all": every user's history (never a future window or a label), the few-labels setting
+    rows = np.arange(seqs.n_users) if cfg.pretrain_users == "all" else seqs.rows("train")
     if cfg.objective == "dual":
         rows = rows[history_lengths(seqs, rows) >= 2]
     if len(rows) < cfg.batch_size:
