@@ -115,6 +115,8 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--dim", type=int, default=_T.dim, show_default=True, help="User vector / item embedding size D.")
 @click.option("--layers", type=int, default=_T.layers, show_default=True, help="Transformer blocks.")
 @click.option("--heads", type=int, default=_T.heads, show_default=True, help="Attention heads (divide --dim).")
+@click.option("--pooling", type=click.Choice(["last", "mean"]), default=_T.pooling, show_default=True,
+              help="GRU user vector: last hidden state or mean of the states.")
 @click.option("--projector", default=_T.projector, show_default=True, help="BT projector widths.")
 @click.option("--lambd", type=float, default=_T.lambd, show_default=True, help="BT off-diagonal weight.")
 @click.option("--tau", type=float, default=_T.tau, show_default=True, help="Dual-encoder temperature.")

@@ -15,12 +15,12 @@ from .registry import loaded, port
 
 class Encoder(nn.Module):
     """ids (B, T), lengths (B,) -> user vector (B, D).
-    gru: item_emb -> GRU -> h at the last valid step.
+    gru: item_emb -> GRU -> h at the last valid step (pooling "last") or the mean over valid steps ("mean").
     transformer: item_emb + pos_emb -> pre-LN blocks (key padding) -> final LayerNorm -> valid mean."""
 
-    def __init__(self, kind, n_items, dim, n_layers=2, n_heads=2, max_len=50):
+    def __init__(self, kind, n_items, dim, n_layers=2, n_heads=2, max_len=50, pooling="last"):
         super().__init__()
-        self.kind = kind
+        self.kind, self.pooling = kind, pooling
         self.item_emb = nn.Embedding(n_items + 2, dim, padding_idx=0)    # 0 padding, V+1 [MASK]
         if kind == "gru":
             self.gru = sequence.GRU(dim, dim, batch_first=True)
@@ -32,7 +32,8 @@ class Encoder(nn.Module):
     def forward(self, ids, lengths):
         x = self.item_emb(ids)
         if self.kind == "gru":
-            return last_step(self.gru(x, lengths), lengths)
+            h = self.gru(x, lengths)
+            return valid_mean(h, lengths) if self.pooling == "mean" else last_step(h, lengths)
         x = add_positions(x, self.pos_emb)
         pad = torch.arange(ids.shape[1]) >= lengths[:, None]              # True = padding key
         for layer in self.layers:

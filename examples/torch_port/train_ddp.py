@@ -64,7 +64,7 @@ from torch_port import losses, models  # noqa: E402
 # another model than `tinybt train` would with the same config.json.
 HONOURED = {"dataset", "data_dir", "objective", "encoder", "epochs", "batch_size", "max_len", "dim", "layers",
             "heads", "projector", "lambd", "tau", "lr", "min_lr", "warmup", "weight_decay", "grad_clip",
-            "augment", "seed", "split_seed", "min_interactions", "pretrain_users", "threads", "version"}
+            "augment", "seed", "split_seed", "min_interactions", "pretrain_users", "pooling", "threads", "version"}
 GROUP = None        # the process group of the model's own collectives (None: a single process)
 
 
@@ -139,7 +139,7 @@ class DualEncoder(models.DualEncoder):
 def encoder_kwargs(enc):
     """tinybt's EncoderConfig -> the port's Encoder(**kwargs)."""
     return {"kind": enc.kind, "n_items": enc.n_items, "dim": enc.dim, "n_layers": enc.n_layers,
-            "n_heads": enc.n_heads, "max_len": enc.max_len}
+            "n_heads": enc.n_heads, "max_len": enc.max_len, "pooling": enc.pooling}
 
 
 def build_model(cfg, enc, params, buffers, dtype=torch.float32):

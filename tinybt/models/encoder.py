@@ -2,7 +2,8 @@
 
     ids (B, T) right-padded item ids, lengths (B,) -> u (B, D)
 
-    gru:          item_emb -> GRU (H = D) -> h at the last valid step
+    gru:          item_emb -> GRU (H = D) -> h at the last valid step (pooling "last")
+                  or the mean of h over the valid steps (pooling "mean")
     transformer:  item_emb + pos_emb -> N pre-LN blocks (key-padding mask,
                   non-causal: every item sees the whole history) -> final
                   LayerNorm -> mean over the valid positions
@@ -43,6 +44,7 @@ class EncoderConfig:
     n_layers: int = 2  # transformer blocks
     n_heads: int = 2
     max_len: int = 50  # rows of pos_emb
+    pooling: str = "last"  # GRU user vector: "last" | "mean" (the transformer always means)
 
 
 class GRUEncoderCache(NamedTuple):
@@ -84,7 +86,7 @@ def encoder_forward(ids, lengths, params, cfg: EncoderConfig):
     x, c_emb = embedding_forward(ids, sub(params, "item_emb"))
     if cfg.kind == "gru":
         h, c_gru = gru_forward(x, lengths, sub(params, "gru"))
-        u, c_pool = last_pool_forward(h, lengths)
+        u, c_pool = (mean_pool_forward if cfg.pooling == "mean" else last_pool_forward)(h, lengths)
         return u, GRUEncoderCache(cfg, c_emb, c_gru, c_pool)
     x, c_pos = positional_forward(x, sub(params, "pos_emb"))
     if backend.fast():      # the same blocks, on the valid positions only
@@ -103,7 +105,7 @@ def encoder_forward(ids, lengths, params, cfg: EncoderConfig):
 def encoder_backward(du, cache):
     """du (B, D) -> (None, grads with the params' keys): the ids get no gradient."""
     if cache.cfg.kind == "gru":
-        dh, _ = last_pool_backward(du, cache.pool)
+        dh, _ = (mean_pool_backward if cache.cfg.pooling == "mean" else last_pool_backward)(du, cache.pool)
         dx, g_gru = gru_backward(dh, cache.gru)
         grads = prefixed(g_gru, "gru")
     elif backend.fast():

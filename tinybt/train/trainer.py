@@ -39,7 +39,7 @@ from tinybt.models.encoder import EncoderConfig
 from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
-from tinybt.train import checkpoint, lock, run_dir
+from tinybt.train import checkpoint, diagnostics, lock, plots, run_dir
 from tinybt.train.config import TrainConfig, check_memory
 from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs
 
@@ -56,7 +56,7 @@ def load_sequences(cfg):
 
 
 def encoder_config(cfg, seqs):
-    return EncoderConfig(cfg.encoder, seqs.n_items, cfg.dim, cfg.layers, cfg.heads, cfg.max_len)
+    return EncoderConfig(cfg.encoder, seqs.n_items, cfg.dim, cfg.layers, cfg.heads, cfg.max_len, cfg.pooling)
 
 
 def init_model(cfg, enc, rng):
@@ -263,15 +263,22 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
     """Train (or continue) a run; returns its folder."""
     run = setup(cfg, out, resume, threads)
     echo = echo or (lambda s: print(s, file=sys.stderr))
+    diag_rows, final = diagnostics.sample_rows(run.seqs.rows("val"), run.cfg.seed), None
     with run.lock:                               # released on return and on error; the OS drops it on a crash
         while run.epoch < run.cfg.epochs:
             # the matmuls are small (B·T × D): a BLAS thread hand-off costs more than it saves
             with threadpool_limits(1, user_api="blas"):
                 row = run_epoch(run, progress)
+                diag, final = diagnostics.measure(run, diag_rows, run.cfg.seed)
+            row |= diag
             run.epoch += 1
             run_dir.append_metrics(run.path, row)
             checkpoint.save(run.path / run_dir.CHECKPOINT, run.params, run.buffers, run.opt.state_dict(),
                             run.rng, run.epoch)
             if progress:
                 echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+        if final is not None:                   # this call trained at least one epoch
+            for f in plots.write_diagnostics(run.path, run_dir.read_metrics(run.path), final):
+                if progress:
+                    echo(f"diagnostics: {f}")
     return run.path
