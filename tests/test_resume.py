@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tinybt.errors import TinyBTError
-from tinybt.train import trainer
+from tinybt.train import checkpoint, run_dir, trainer
 from tinybt.train.trainer import train
 
 from train_helpers import assert_same_checkpoint, metrics, tiny_config, tiny_flags
@@ -78,6 +78,30 @@ def test_resume_before_the_first_checkpoint_starts_over(data_dir, tmp_path, monk
     with pytest.raises(Interrupt):
         train(tiny_config(data_dir, epochs=2), out=tmp_path / "cut", progress=False)
     monkeypatch.setattr(trainer, "_barlow_step", real)
+    train(resume=tmp_path / "cut", progress=False)
+    assert metrics(tmp_path / "cut") == metrics(full)
+    assert_same_checkpoint(tmp_path / "cut", full)
+
+
+@pytest.mark.parametrize("module, name, epochs_done", [
+    (run_dir, "append_metrics", 1), (run_dir, "append_metrics", 2),     # after the checkpoint, before its line
+    (checkpoint, "save", 1), (checkpoint, "save", 2),                   # while the checkpoint is written
+])
+def test_a_crash_around_the_end_of_an_epoch_loses_nothing(data_dir, tmp_path, monkeypatch, module, name,
+                                                          epochs_done):
+    full = train(tiny_config(data_dir, epochs=3), out=tmp_path / "full", progress=False)
+    real, calls = getattr(module, name), []
+
+    def dies(*args):                            # the process dies in the write of epoch `epochs_done`
+        calls.append(1)
+        if len(calls) == epochs_done:
+            raise Interrupt
+        real(*args)
+
+    monkeypatch.setattr(module, name, dies)
+    with pytest.raises(Interrupt):
+        train(tiny_config(data_dir, epochs=3), out=tmp_path / "cut", progress=False)
+    monkeypatch.setattr(module, name, real)
     train(resume=tmp_path / "cut", progress=False)
     assert metrics(tmp_path / "cut") == metrics(full)
     assert_same_checkpoint(tmp_path / "cut", full)

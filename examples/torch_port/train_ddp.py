@@ -246,8 +246,8 @@ def train(cfg, out, rank, world_size, echo=print):
                 row = {"epoch": epoch + 1} | {k: v / steps for k, v in sums.items()}
                 row |= {"lr": float(lr), "steps": steps, "seconds": round(seconds, 3), "processes": world_size,
                         "examples_per_s": round(steps * B / seconds, 1)}
+                checkpoint.save(out / run_dir.CHECKPOINT, *tinybt_state(model, opt), rng, epoch + 1, row)
                 run_dir.append_metrics(out, row)
-                checkpoint.save(out / run_dir.CHECKPOINT, *tinybt_state(model, opt), rng, epoch + 1)
                 echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
     return out
 

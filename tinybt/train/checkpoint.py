@@ -6,6 +6,8 @@ Keys (plain arrays only, so it loads with allow_pickle=False):
     optim/<name>     optimiser state (Adam's step count and moments)
     rng              the training Generator's bit_generator.state as a JSON string
     epoch            number of finished epochs
+    metrics          that epoch's metrics.jsonl line as a JSON string (written first, so a
+                     crash before the line reaches metrics.jsonl loses nothing)
 
 Written to a temporary file and renamed over the old one, so the previous
 checkpoint survives a crash (or a NaN) in the middle of writing.
@@ -21,13 +23,15 @@ from tinybt.atomic import atomic_open
 from tinybt.errors import TinyBTError
 
 
-def save(path, params, buffers, optim_state, rng, epoch):
+def save(path, params, buffers, optim_state, rng, epoch, row=None):
     path = Path(path)
     arrays = {f"param/{k}": v for k, v in params.items()}
     arrays |= {f"buffer/{k}": v for k, v in buffers.items()}
     arrays |= {f"optim/{k}": v for k, v in optim_state.items()}
     arrays["rng"] = np.array(json.dumps(rng.bit_generator.state))
     arrays["epoch"] = np.array(epoch, dtype=np.int64)
+    if row is not None:
+        arrays["metrics"] = np.array(json.dumps(row))
     with atomic_open(path) as f:
         np.savez(f, **arrays)
 
@@ -51,3 +55,12 @@ def load(path):
         return {k[len(prefix):]: v for k, v in a.items() if k.startswith(prefix)}
 
     return part("param/"), part("buffer/"), part("optim/"), rng, epoch
+
+
+def metrics_row(path):
+    """The metrics line saved with checkpoint `path` (a dict), or None (older checkpoints)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return json.loads(str(z["metrics"])) if "metrics" in z.files else None
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise TinyBTError(f"{path}: corrupt or incomplete checkpoint ({type(e).__name__}: {e})") from None

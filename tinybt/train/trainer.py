@@ -255,8 +255,13 @@ def _restore(run):
     except ValueError as e:
         raise TinyBTError(f"{ck}: optimiser state does not match the model ({e})") from None
     run.params, run.buffers, run.rng, run.epoch = params, buffers, rng, epoch
-    # drop metric lines of an epoch that ended after the checkpoint was taken
-    run_dir.write_metrics(run.path, [r for r in run_dir.read_metrics(run.path) if r["epoch"] <= epoch])
+    # drop metric lines of an epoch that ended after the checkpoint was taken; restore the
+    # checkpoint's own line if the process died before writing it to metrics.jsonl
+    rows = [r for r in run_dir.read_metrics(run.path) if r["epoch"] <= epoch]
+    saved_row = checkpoint.metrics_row(ck)
+    if saved_row is not None and (not rows or rows[-1]["epoch"] < epoch):
+        rows.append(saved_row)
+    run_dir.write_metrics(run.path, rows)
 
 
 def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=None):
@@ -272,9 +277,11 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
                 diag, final = diagnostics.measure(run, diag_rows, run.cfg.seed)
             row |= diag
             run.epoch += 1
-            run_dir.append_metrics(run.path, row)
+            # checkpoint first: it carries this epoch's metrics line, so a crash between the
+            # two writes never leaves a metrics line without its checkpoint
             checkpoint.save(run.path / run_dir.CHECKPOINT, run.params, run.buffers, run.opt.state_dict(),
-                            run.rng, run.epoch)
+                            run.rng, run.epoch, row)
+            run_dir.append_metrics(run.path, row)
             if progress:
                 echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
         if final is not None:                   # this call trained at least one epoch
