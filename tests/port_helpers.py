@@ -25,7 +25,8 @@ def failed_cases(lines):
 
 def assert_passes_every_case(check, port):
     manifest, golden = load(GOLDEN)
-    assert set(manifest["cases"]) <= set(port), "cases without a port"
+    assert set(manifest["cases"]) - set(port) == set(), "cases without a port"
+    assert set(port) - set(manifest["cases"]) == set(), "port functions for cases the goldens do not have"
     ok, lines = run(check)
     assert ok, "\n".join(ln for ln in lines if ln.endswith("FAIL"))
     # every output and every gradient of every case was compared

@@ -45,16 +45,12 @@ def running_stats(p, mu, var, n, momentum=0.1):
             (1 - momentum) * p["running_var"] + momentum * var * n / (n - 1))
 
 
-def batchnorm_eval(x, p, eps=1e-5):
-    return (x - p["running_mean"]) / jnp.sqrt(p["running_var"] + eps) * p["weight"] + p["bias"]
-
-
 def gelu(x):
     """Exact GELU, x Φ(x) with the erf (not the tanh approximation)."""
     return 0.5 * x * (1 + erf(x / np.sqrt(2)))
 
 
-ACTIVATIONS = {"relu": jax.nn.relu, "gelu": gelu, "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh}
+ACTIVATIONS = {"relu": jax.nn.relu, "gelu": gelu}
 
 
 def last_step(h, lengths):
@@ -89,11 +85,9 @@ def layernorm_case(inputs, params, config):
     return {"out": layernorm(inputs["x"], params, config["eps"])}
 
 
-@port("batchnorm_train", "batchnorm_eval", "batchnorm_train_noaffine")
+@port("batchnorm_train", "batchnorm_train_noaffine")
 def batchnorm_case(inputs, params, config):
     x = inputs["x"]
-    if not config["training"]:
-        return {"out": batchnorm_eval(x, params, config["eps"])}
     out, mu, var = batchnorm_train(x, params, config["eps"])
     mean, var = running_stats(params, mu, var, x.shape[0], config["momentum"])
     return {"out": out, "running_mean": mean, "running_var": var}
@@ -101,17 +95,6 @@ def batchnorm_case(inputs, params, config):
 
 for _name, _act in ACTIVATIONS.items():
     port(_name)(lambda inputs, params, config, _act=_act: {"out": _act(inputs["x"])})
-
-
-@port("dropout", "dropout_eval")
-def dropout_case(inputs, params, config):
-    """JAX's RNG cannot replay NumPy's, so the mask is drawn as tinybt draws it:
-    keep = numpy.random.default_rng(seed).random(x.shape) >= p, scaled by 1/(1-p)."""
-    x, p = inputs["x"], config["p"]
-    if not config["training"]:
-        return {"out": x}
-    keep = np.random.default_rng(config["seed"]).random(x.shape) >= p
-    return {"out": jnp.where(keep, x / (1 - p), 0)}
 
 
 port("last_pool")(lambda inputs, params, config: {"out": last_step(inputs["h"], inputs["lengths"])})

@@ -3,8 +3,8 @@ transformer block. JAX has no GRU module, so the cell is written out with PyTorc
 conventions (docs/golden.md): gates stacked r|z|n, reset gate applied to the RESULT of the
 hidden matmul (n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))), padded steps keep h and output 0.
 
-Mask conventions: key_padding_mask (B, T) bool with True = padding; the causal mask hides
-keys after the query. Hidden logits are −inf before the softmax.
+Mask convention: key_padding_mask (B, T) bool with True = padding; hidden logits are −inf
+before the softmax.
 """
 
 import jax
@@ -64,12 +64,7 @@ def masked_softmax_case(inputs, params, config):
     return {"out": jax.nn.softmax(z, -1) * keep}
 
 
-def causal_mask(T):
-    """(T, T) bool, True = key after the query (hidden)."""
-    return np.triu(np.ones((T, T), bool), k=1)
-
-
-def attention(x, p, n_heads, key_padding_mask, causal=False):
+def attention(x, p, n_heads, key_padding_mask):
     """x (B, T, D) -> (B, T, D); p holds in_proj_weight (3D, D) and in_proj_bias stacked q|k|v,
     out_proj.weight, out_proj.bias (nn.MultiheadAttention's names)."""
     B, T, D = x.shape
@@ -80,27 +75,24 @@ def attention(x, p, n_heads, key_padding_mask, causal=False):
         return a.reshape(B, T, n_heads, hd).transpose(0, 2, 1, 3)
 
     logits = heads(q) @ heads(k).swapaxes(-1, -2) / np.sqrt(hd)              # (B, heads, T, T)
-    hidden = key_padding_mask[:, None, None, :]
-    if causal:
-        hidden = hidden | causal_mask(T)
+    hidden = key_padding_mask[:, None, None, :]                              # (B, 1, 1, T)
     a = jax.nn.softmax(jnp.where(hidden, -jnp.inf, logits), -1)
     out = (a @ heads(v)).transpose(0, 2, 1, 3).reshape(B, T, D)
     return linear(out, sub(p, "out_proj"))
 
 
-@port("attention_pad", "attention_pad_causal")
+@port("attention_pad")
 def attention_case(inputs, params, config):
-    return {"out": attention(inputs["x"], params, config["n_heads"], inputs["key_padding_mask"], config["causal"])}
+    return {"out": attention(inputs["x"], params, config["n_heads"], inputs["key_padding_mask"])}
 
 
-def block(x, p, n_heads, key_padding_mask, causal=False, eps=1e-5):
+def block(x, p, n_heads, key_padding_mask, eps=1e-5):
     """Pre-LN: x + MHA(LN1(x)), then x + Linear2(GELU(Linear1(LN2(x)))); no dropout.
     Names as nn.TransformerEncoderLayer: self_attn.*, linear1/2.*, norm1/2.*."""
-    x = x + attention(layernorm(x, sub(p, "norm1"), eps), sub(p, "self_attn"), n_heads, key_padding_mask, causal)
+    x = x + attention(layernorm(x, sub(p, "norm1"), eps), sub(p, "self_attn"), n_heads, key_padding_mask)
     return x + linear(gelu(linear(layernorm(x, sub(p, "norm2"), eps), sub(p, "linear1"))), sub(p, "linear2"))
 
 
-@port("transformer_block_pad", "transformer_block_pad_causal")
+@port("transformer_block_pad")
 def block_case(inputs, params, config):
-    return {"out": block(inputs["x"], params, config["n_heads"], inputs["key_padding_mask"], config["causal"],
-                         config["layer_norm_eps"])}
+    return {"out": block(inputs["x"], params, config["n_heads"], inputs["key_padding_mask"], config["layer_norm_eps"])}

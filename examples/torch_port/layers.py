@@ -1,8 +1,6 @@
 """The basic layers, each from its torch.nn module."""
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .registry import loaded, port
@@ -38,31 +36,17 @@ def layernorm(inputs, params, config):
     return {"out": m(inputs["x"])}, m
 
 
-@port("batchnorm_train", "batchnorm_eval", "batchnorm_train_noaffine")
+@port("batchnorm_train", "batchnorm_train_noaffine")
 def batchnorm(inputs, params, config):
+    """Training mode (a new module's default): batch statistics, running stats updated in place."""
     m = loaded(nn.BatchNorm1d(params["running_mean"].shape[0], eps=config["eps"],
                               momentum=config["momentum"], affine=config["affine"]), params)
-    m.train(config["training"])
-    out = {"out": m(inputs["x"])}
-    if config["training"]:
-        out.update(running_mean=m.running_mean, running_var=m.running_var)
-    return out, m
+    return {"out": m(inputs["x"]), "running_mean": m.running_mean, "running_var": m.running_var}, m
 
 
-ACTIVATIONS = {"relu": nn.ReLU(), "gelu": nn.GELU(approximate="none"), "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh()}
+ACTIVATIONS = {"relu": nn.ReLU(), "gelu": nn.GELU(approximate="none")}
 for _name, _act in ACTIVATIONS.items():
     port(_name)(lambda inputs, params, config, _act=_act: ({"out": _act(inputs["x"])}, None))
-
-
-@port("dropout", "dropout_eval")
-def dropout(inputs, params, config):
-    """torch's RNG cannot replay NumPy's, so the mask is drawn as tinybt draws it:
-    keep = numpy.random.default_rng(seed).random(x.shape) >= p, scaled by 1/(1-p)."""
-    x, p = inputs["x"], config["p"]
-    if not config["training"]:
-        return {"out": F.dropout(x, p, training=False)}, None
-    keep = np.random.default_rng(config["seed"]).random(tuple(x.shape)) >= p
-    return {"out": x * torch.from_numpy(keep) / (1 - p)}, None
 
 
 def last_step(h, lengths):

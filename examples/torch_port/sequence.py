@@ -1,8 +1,7 @@
 """Sequence layers: nn.GRU over a packed batch, nn.MultiheadAttention, nn.TransformerEncoderLayer.
 
-Mask conventions: tinybt's key_padding_mask is (B, T) bool with True = padding,
-exactly PyTorch's; the causal mask is PyTorch's bool attn_mask (True = hidden)
-above the diagonal.
+Mask convention: tinybt's key_padding_mask is (B, T) bool with True = padding,
+exactly PyTorch's.
 """
 
 import torch
@@ -39,17 +38,11 @@ def masked_softmax(inputs, params, config):
     return {"out": torch.softmax(z, -1) * keep}, None
 
 
-def causal_mask(T):
-    """(T, T) bool, True = key after the query (hidden)."""
-    return torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
-
-
-@port("attention_pad", "attention_pad_causal")
+@port("attention_pad")
 def attention(inputs, params, config):
     x = inputs["x"]
     m = loaded(nn.MultiheadAttention(x.shape[-1], config["n_heads"], batch_first=True), params)
-    mask = causal_mask(x.shape[1]) if config["causal"] else None
-    out, _ = m(x, x, x, key_padding_mask=inputs["key_padding_mask"], attn_mask=mask, need_weights=False)
+    out, _ = m(x, x, x, key_padding_mask=inputs["key_padding_mask"], need_weights=False)
     return {"out": out}, m
 
 
@@ -58,9 +51,8 @@ def encoder_layer(d, n_heads, eps=1e-5):
                                       layer_norm_eps=eps, batch_first=True, norm_first=True)
 
 
-@port("transformer_block_pad", "transformer_block_pad_causal")
+@port("transformer_block_pad")
 def transformer_block(inputs, params, config):
     x = inputs["x"]
     m = loaded(encoder_layer(x.shape[-1], config["n_heads"], config["layer_norm_eps"]), params)
-    mask = causal_mask(x.shape[1]) if config["causal"] else None
-    return {"out": m(x, src_mask=mask, src_key_padding_mask=inputs["key_padding_mask"])}, m
+    return {"out": m(x, src_key_padding_mask=inputs["key_padding_mask"])}, m
