@@ -93,7 +93,7 @@ def _standardize_pair(z1, z2, eps, width):
 @njit(cache=True)
 def _standardize_backward_block(m, zh, zh_other, std, d_over_n, a, j0, j1):
     """Columns j0:j1 of one view, in place: m holds the BLAS product (m1 or m2 of
-    _barlow_twins_loss) on entry and ∂L/∂z on exit. dẑ = a·m + ẑ_other·d/N, then the BN backward."""
+    barlow_twins_backward) on entry and ∂L/∂z on exit. dẑ = a·m + ẑ_other·d/N, then the BN backward."""
     n = m.shape[0]
     s1, s2 = np.zeros(j1 - j0), np.zeros(j1 - j0)
     d = d_over_n[j0:j1]
