@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinybt.kernels import activations, layernorm
+from tinybt.nn.params import prefixed, sub
 
 
 class Packed(NamedTuple):
@@ -114,14 +115,14 @@ def _linear_grads(d, x, p, name, grads):
 
 def _block_forward(x, p, pk, n_heads):
     D = x.shape[1]
-    h1, c_ln1 = layernorm.layernorm_forward(x, {"weight": p["norm1.weight"], "bias": p["norm1.bias"]})
+    h1, c_ln1 = layernorm.layernorm_forward(x, sub(p, "norm1"))
     qkv = h1 @ p["self_attn.in_proj_weight"].T                 # fused q|k|v: one GEMM
     qkv += p["self_attn.in_proj_bias"]
     A = np.empty(int(pk.a_off[-1] + n_heads * pk.lengths[-1] ** 2), x.dtype)
     ctx = np.empty_like(x)
     _attention_fwd(qkv, pk.starts, pk.lengths, pk.a_off, n_heads, x.dtype.type(1 / math.sqrt(D // n_heads)), ctx, A)
     x1 = x + _linear(ctx, p, "self_attn.out_proj")
-    h2, c_ln2 = layernorm.layernorm_forward(x1, {"weight": p["norm2.weight"], "bias": p["norm2.bias"]})
+    h2, c_ln2 = layernorm.layernorm_forward(x1, sub(p, "norm2"))
     g, c_gelu = activations.gelu_forward(_linear(h2, p, "linear1"))
     x1 += _linear(g, p, "linear2")
     return x1, BlockCache(c_ln1, h1, qkv, A, ctx, c_ln2, h2, c_gelu, g, p)
@@ -134,7 +135,7 @@ def _block_backward(dout, c, pk, n_heads):
     d, _ = activations.gelu_backward(d, c.gelu)
     d = _linear_grads(d, c.h2, c.p, "linear1", grads)
     d, g = layernorm.layernorm_backward(d, c.ln2)
-    grads |= {"norm2." + k: v for k, v in g.items()}
+    grads |= prefixed(g, "norm2")
     dx1 = dout + d
     dctx = _linear_grads(dx1, c.ctx, c.p, "self_attn.out_proj", grads)
     dqkv = np.empty_like(c.qkv)
@@ -143,7 +144,7 @@ def _block_backward(dout, c, pk, n_heads):
     grads["self_attn.in_proj_weight"] = dqkv.T @ c.h1
     grads["self_attn.in_proj_bias"] = dqkv.sum(axis=0)
     d, g = layernorm.layernorm_backward(dqkv @ c.p["self_attn.in_proj_weight"], c.ln1)
-    grads |= {"norm1." + k: v for k, v in g.items()}
+    grads |= prefixed(g, "norm1")
     return dx1 + d, grads
 
 
@@ -155,11 +156,9 @@ def transformer_forward(x, lengths, params, n_layers, n_heads):
     h = np.ascontiguousarray(x.reshape(B * T, D)[pk.idx])
     caches = []
     for i in range(n_layers):
-        pre = f"layers.{i}."
-        h, c = _block_forward(h, {k[len(pre):]: v for k, v in params.items() if k.startswith(pre)}, pk, n_heads)
+        h, c = _block_forward(h, sub(params, f"layers.{i}"), pk, n_heads)
         caches.append(c)
-    h, c_norm = layernorm.layernorm_forward(h, {"weight": params["final_norm.weight"],
-                                                "bias": params["final_norm.bias"]})
+    h, c_norm = layernorm.layernorm_forward(h, sub(params, "final_norm"))
     u = np.add.reduceat(h, pk.starts, axis=0) / pk.lengths[:, None].astype(h.dtype)
     return u, Cache(pk, caches, c_norm, n_heads)
 
@@ -169,10 +168,10 @@ def transformer_backward(du, cache):
     pk = cache.packed
     d = np.repeat(du / pk.lengths[:, None].astype(du.dtype), pk.lengths, axis=0)
     d, g = layernorm.layernorm_backward(d, cache.norm)
-    grads = {"final_norm." + k: v for k, v in g.items()}
+    grads = prefixed(g, "final_norm")
     for i in reversed(range(len(cache.blocks))):
         d, g = _block_backward(d, cache.blocks[i], pk, cache.n_heads)
-        grads |= {f"layers.{i}.{k}": v for k, v in g.items()}
+        grads |= prefixed(g, f"layers.{i}")
     B, T, D = pk.shape
     dx = np.zeros((B * T, D), du.dtype)
     dx[pk.idx] = d
