@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from tinybt.kernels import activations, layernorm
+from tinybt.nn.linear import linear_backward, linear_forward
 from tinybt.nn.params import prefixed, sub
 
 
@@ -32,15 +33,14 @@ class Packed(NamedTuple):
 
 class BlockCache(NamedTuple):
     ln1: tuple
-    h1: np.ndarray        # LN1 output
+    in_proj: tuple        # nn/linear.py caches: each holds its input and weight
     qkv: np.ndarray       # (N, 3D)
     A: np.ndarray         # flat attention weights
-    ctx: np.ndarray       # (N, D)
+    out_proj: tuple
     ln2: tuple
-    h2: np.ndarray        # LN2 output
+    linear1: tuple
     gelu: tuple
-    g: np.ndarray         # GELU output (N, 4D)
-    p: dict               # the block's params
+    linear2: tuple
 
 
 class Cache(NamedTuple):
@@ -100,50 +100,42 @@ def _attention_bwd(qkv, dctx, starts, lengths, a_off, nh, scale, A, dqkv):
             dqkv[s:s + L, D + h * E:D + (h + 1) * E] = np.dot(dP.T, q)
 
 
-def _linear(x, p, name):
-    out = x @ p[name + ".weight"].T
-    out += p[name + ".bias"]
-    return out
-
-
-def _linear_grads(d, x, p, name, grads):
-    """Adds name.weight/bias grads; returns ∂/∂x."""
-    grads[name + ".weight"] = d.T @ x
-    grads[name + ".bias"] = d.sum(axis=0)
-    return d @ p[name + ".weight"]
-
-
 def _block_forward(x, p, pk, n_heads):
     D = x.shape[1]
     h1, c_ln1 = layernorm.layernorm_forward(x, sub(p, "norm1"))
-    qkv = h1 @ p["self_attn.in_proj_weight"].T                 # fused q|k|v: one GEMM
-    qkv += p["self_attn.in_proj_bias"]
+    qkv, c_in = linear_forward(h1, {"weight": p["self_attn.in_proj_weight"],      # fused q|k|v: one GEMM
+                                    "bias": p["self_attn.in_proj_bias"]})
     A = np.empty(int(pk.a_off[-1] + n_heads * pk.lengths[-1] ** 2), x.dtype)
     ctx = np.empty_like(x)
     _attention_fwd(qkv, pk.starts, pk.lengths, pk.a_off, n_heads, x.dtype.type(1 / math.sqrt(D // n_heads)), ctx, A)
-    x1 = x + _linear(ctx, p, "self_attn.out_proj")
+    a, c_out = linear_forward(ctx, sub(p, "self_attn.out_proj"))
+    x1 = x + a
     h2, c_ln2 = layernorm.layernorm_forward(x1, sub(p, "norm2"))
-    g, c_gelu = activations.gelu_forward(_linear(h2, p, "linear1"))
-    x1 += _linear(g, p, "linear2")
-    return x1, BlockCache(c_ln1, h1, qkv, A, ctx, c_ln2, h2, c_gelu, g, p)
+    f, c_l1 = linear_forward(h2, sub(p, "linear1"))
+    g, c_gelu = activations.gelu_forward(f)
+    f, c_l2 = linear_forward(g, sub(p, "linear2"))
+    x1 += f
+    return x1, BlockCache(c_ln1, c_in, qkv, A, c_out, c_ln2, c_l1, c_gelu, c_l2)
 
 
 def _block_backward(dout, c, pk, n_heads):
     D = dout.shape[1]
-    grads = {}
-    d = _linear_grads(dout, c.g, c.p, "linear2", grads)
+    d, g = linear_backward(dout, c.linear2)
+    grads = prefixed(g, "linear2")
     d, _ = activations.gelu_backward(d, c.gelu)
-    d = _linear_grads(d, c.h2, c.p, "linear1", grads)
+    d, g = linear_backward(d, c.linear1)
+    grads |= prefixed(g, "linear1")
     d, g = layernorm.layernorm_backward(d, c.ln2)
     grads |= prefixed(g, "norm2")
     dx1 = dout + d
-    dctx = _linear_grads(dx1, c.ctx, c.p, "self_attn.out_proj", grads)
+    dctx, g = linear_backward(dx1, c.out_proj)
+    grads |= prefixed(g, "self_attn.out_proj")
     dqkv = np.empty_like(c.qkv)
     _attention_bwd(c.qkv, dctx, pk.starts, pk.lengths, pk.a_off, n_heads, dout.dtype.type(1 / math.sqrt(D // n_heads)),
                    c.A, dqkv)
-    grads["self_attn.in_proj_weight"] = dqkv.T @ c.h1
-    grads["self_attn.in_proj_bias"] = dqkv.sum(axis=0)
-    d, g = layernorm.layernorm_backward(dqkv @ c.p["self_attn.in_proj_weight"], c.ln1)
+    d, g = linear_backward(dqkv, c.in_proj)
+    grads |= {"self_attn.in_proj_weight": g["weight"], "self_attn.in_proj_bias": g["bias"]}
+    d, g = layernorm.layernorm_backward(d, c.ln1)
     grads |= prefixed(g, "norm1")
     return dx1 + d, grads
 
