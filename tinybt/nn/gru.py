@@ -7,7 +7,8 @@
 
 Steps t ≥ lengths[b] are padding: h is carried through unchanged and the output
 there is 0 — exactly what pack_padded_sequence → nn.GRU → pad_packed_sequence
-returns. The user vector is out[b, lengths[b] − 1] (pooling.py gathers it).
+returns. The encoder's user vector is out[b, lengths[b] − 1] or, with pooling
+"mean", the mean over the valid steps (both in pooling.py).
 Weights are stacked r|z|n: W_ih (3H, D) holds W_ir, W_iz, W_in, and so on.
 """
 
