@@ -40,7 +40,7 @@ from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
 from tinybt.train import checkpoint, diagnostics, lock, plots, run_dir
-from tinybt.train.config import TrainConfig, check_memory
+from tinybt.train.config import TrainConfig, check_memory, use_threads
 from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs
 
 BT_PARTS = ("on_diag", "off_diag", "on_diag_per_p", "off_diag_per_p")
@@ -207,10 +207,7 @@ def setup(cfg=None, out=None, resume=None, threads=None):
         path = Path(out) if out is not None else None
         check_folder(path or "runs", "--out")   # an unwritable --out fails before any work
     cfg.validate()
-    if cfg.threads is not None:
-        import numba
-
-        numba.set_num_threads(cfg.threads)
+    use_threads(cfg.threads)
 
     ds, seqs = load_sequences(cfg)
     data = fingerprint(ds)
