@@ -229,9 +229,9 @@ def setup(cfg=None, out=None, resume=None, threads=None):
             run_dir.create(path, cfg, data)
         elif (path / run_dir.CHECKPOINT).exists():
             _restore(run)
-        elif run_dir.read_metrics(path):
+        elif finished := run_dir.read_metrics(path):
             raise TinyBTError(f"{path / run_dir.CHECKPOINT}: missing, but {path / run_dir.METRICS} records "
-                              f"{len(run_dir.read_metrics(path))} finished epoch(s): the checkpoint was "
+                              f"{len(finished)} finished epoch(s): the checkpoint was "
                               "deleted; restore it, or delete metrics.jsonl to train again from epoch 1")
         else:                                   # killed before the first checkpoint: start over
             run_dir.write_metrics(path, [])
