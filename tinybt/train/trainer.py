@@ -118,7 +118,8 @@ def _nan_error(run, what, epoch, step):
 
 
 def run_epoch(run, progress=True):
-    """One epoch; returns its metrics row. Raises TinyBTError on a non-finite loss."""
+    """One epoch; returns its metrics row. Raises TinyBTError on a non-finite loss, gradient,
+    parameter or optimiser state."""
     cfg, e = run.cfg, run.epoch + 1
     step_fn = _barlow_step if cfg.objective == "barlow" else _dual_step
     n_steps = run.steps_per_epoch
