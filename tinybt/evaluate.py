@@ -201,10 +201,10 @@ def summarise(scores, n_boot=N_BOOT, seed=0):
         rows = {}
         for arm in list(ts) + [MAJORITY]:
             outs = _task_outs(ts, arm)
+            hits = [_arm_hits(ts, arm, i) for i in range(len(first["fractions"]))]
             rows[arm] = {"runs": len(outs), "cells": [
-                {"accuracy": bootstrap_ci(_arm_hits(ts, arm, i), n_boot=n_boot, seed=seed),
-                 "balanced": bootstrap_ci(_arm_hits(ts, arm, i), groups=y, n_boot=n_boot, seed=seed)}
-                for i in range(len(first["fractions"]))]}
+                {"accuracy": bootstrap_ci(h, n_boot=n_boot, seed=seed),
+                 "balanced": bootstrap_ci(h, groups=y, n_boot=n_boot, seed=seed)} for h in hits]}
         probes[task] = {"n_users": first["n_users"], "n_classes": first["n_classes"], "folds": first["folds"],
                         "pool": first["pool"], "seeds": first["seeds"],
                         "fractions": [{"fraction": fr["fraction"], "n_labelled": fr["n_labelled"], "n_runs": fr["n_runs"]}
