@@ -201,8 +201,6 @@ def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, threads, d
     from tinybt.train.config import use_threads
     from tinybt.train.run_dir import data_moved_to
 
-    if jobs < 1:
-        raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
     fractions = parse_list(label_fractions, "--label-fractions", float)
     use_threads(threads)
     with lock.acquire(check_run_dir(run_dir), "RUN_DIR"), data_moved_to(data_dir):
@@ -229,8 +227,6 @@ def compare(ctx, batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_frac
 
     _refuse_transformer_flags([k for k in settings if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE],
                               settings["encoder"])
-    if jobs < 1:
-        raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
     md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
                      parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
                      seeds, split, folds, seeds_pretrain, jobs, echo=lambda s: click.echo(s, err=True))
