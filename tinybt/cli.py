@@ -145,7 +145,7 @@ def train(ctx, out, resume, threads, backend, no_probe, **settings):
     from tinybt.train import run_dir
     from tinybt.train.trainer import train as run_training
 
-    given = [k for k in settings if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
+    given = _given(ctx, settings)
     if resume is not None:
         if set(given) - {"data_dir"} or out is not None:
             flag = "--" + next((k for k in given if k != "data_dir"), "out").replace("_", "-")
@@ -159,6 +159,11 @@ def train(ctx, out, resume, threads, backend, no_probe, **settings):
     click.echo(f"run folder: {path}")
     if not no_probe:
         ctx.invoke(probe, run_dir=str(path))
+
+
+def _given(ctx, settings):
+    """The settings the user typed on the command line (not defaults)."""
+    return [k for k in settings if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE]
 
 
 def _refuse_transformer_flags(given, encoder):
@@ -201,8 +206,6 @@ def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, threads, d
     from tinybt.train.config import use_threads
     from tinybt.train.run_dir import data_moved_to
 
-    if jobs < 1:
-        raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
     fractions = parse_list(label_fractions, "--label-fractions", float)
     use_threads(threads)
     with lock.acquire(check_run_dir(run_dir), "RUN_DIR"), data_moved_to(data_dir):
@@ -227,10 +230,7 @@ def compare(ctx, batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_frac
     from tinybt.compare import compare as run_compare
     from tinybt.evaluate import parse_list
 
-    _refuse_transformer_flags([k for k in settings if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE],
-                              settings["encoder"])
-    if jobs < 1:
-        raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
+    _refuse_transformer_flags(_given(ctx, settings), settings["encoder"])
     md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
                      parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
                      seeds, split, folds, seeds_pretrain, jobs, echo=lambda s: click.echo(s, err=True))

@@ -90,7 +90,7 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     from tinybt.train.trainer import encoder_config, load_sequences
 
     t_start = time.perf_counter()
-    check_options(seeds, split, folds)
+    check_options(seeds, split, folds, jobs)
     fractions = check_fractions(label_fractions)
     if not batch_sizes or min(batch_sizes) < 2:
         raise TinyBTError(f"--batch-sizes: expected batch sizes >= 2 like 16,32,64, got {batch_sizes}")

@@ -75,13 +75,15 @@ def check_tasks(tasks, ds):
     return list(dict.fromkeys(tasks))
 
 
-def check_options(seeds, split, folds=FOLDS):
+def check_options(seeds, split, folds=FOLDS, jobs=1):
     if seeds < 1:
         raise TinyBTError(f"--seeds: must be at least 1, got {seeds}")
     if split not in POOLS:
         raise TinyBTError(f"--split: expected test or val, got {split!r}")
     if folds < 2:
         raise TinyBTError(f"--folds: must be at least 2, got {folds}")
+    if jobs < 1:
+        raise TinyBTError(f"--jobs: must be at least 1, got {jobs}")
 
 
 def dataset_title(ds):
@@ -201,10 +203,10 @@ def summarise(scores, n_boot=N_BOOT, seed=0):
         rows = {}
         for arm in list(ts) + [MAJORITY]:
             outs = _task_outs(ts, arm)
+            hits = [_arm_hits(ts, arm, i) for i in range(len(first["fractions"]))]
             rows[arm] = {"runs": len(outs), "cells": [
-                {"accuracy": bootstrap_ci(_arm_hits(ts, arm, i), n_boot=n_boot, seed=seed),
-                 "balanced": bootstrap_ci(_arm_hits(ts, arm, i), groups=y, n_boot=n_boot, seed=seed)}
-                for i in range(len(first["fractions"]))]}
+                {"accuracy": bootstrap_ci(h, n_boot=n_boot, seed=seed),
+                 "balanced": bootstrap_ci(h, groups=y, n_boot=n_boot, seed=seed)} for h in hits]}
         probes[task] = {"n_users": first["n_users"], "n_classes": first["n_classes"], "folds": first["folds"],
                         "pool": first["pool"], "seeds": first["seeds"],
                         "fractions": [{"fraction": fr["fraction"], "n_labelled": fr["n_labelled"], "n_runs": fr["n_runs"]}
@@ -241,7 +243,7 @@ def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="
     Returns (results, markdown)."""
     from tinybt.train.embed import load_run
 
-    check_options(seeds, split, folds)
+    check_options(seeds, split, folds, jobs)
     label_fractions = check_fractions(label_fractions)
     path = check_run_dir(path)
     t0 = time.perf_counter()

@@ -11,10 +11,10 @@ trained on the other k-1 folds.
 
 import numpy as np
 
+from tinybt.data.sequences import SPLITS
 from tinybt.errors import TinyBTError
 
 POOLS = ("test", "val")
-VAL = 1                       # the split code of validation users (tinybt.data.sequences.SPLITS)
 
 
 def pool_mask(split, pool):
@@ -22,7 +22,8 @@ def pool_mask(split, pool):
     if pool not in POOLS:
         raise TinyBTError(f"--split: expected test or val, got {pool!r}")
     split = np.asarray(split)
-    return split == VAL if pool == "val" else split != VAL
+    val = split == SPLITS["val"]
+    return val if pool == "val" else ~val
 
 
 def stratified_folds(y, k, seed):

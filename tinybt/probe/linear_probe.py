@@ -131,10 +131,10 @@ def probe(features, labels, split, pool="test", folds=FOLDS, l2_grid=L2_GRID, la
     y, X = labels[users], X[users]
     n_classes = int(labels[labels >= 0].max()) + 1
     fold = stratified_folds(y, folds, seed)
+    n_train = [int(np.sum(fold != j)) for j in range(folds)]      # users of the training folds, per fold
     out = []
     with threadpool_limits(1):      # thousands of tiny BLAS calls: thread hand-offs cost more than they save
         for f in label_fractions:
-            n_train = [int(np.sum(fold != j)) for j in range(folds)]
             n_runs = 1 if all(subset_size(f, n) == n for n in n_train) else seeds
             pred, majority = np.full((2, n_runs, len(y)), -1, np.int64)
             l2s = []

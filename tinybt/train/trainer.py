@@ -40,7 +40,7 @@ from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
 from tinybt.train import checkpoint, diagnostics, lock, plots, run_dir
-from tinybt.train.config import TrainConfig, check_memory
+from tinybt.train.config import TrainConfig, check_memory, use_threads
 from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs
 
 BT_PARTS = ("on_diag", "off_diag", "on_diag_per_p", "off_diag_per_p")
@@ -118,7 +118,8 @@ def _nan_error(run, what, epoch, step):
 
 
 def run_epoch(run, progress=True):
-    """One epoch; returns its metrics row. Raises TinyBTError on a non-finite loss."""
+    """One epoch; returns its metrics row. Raises TinyBTError on a non-finite loss, gradient,
+    parameter or optimiser state."""
     cfg, e = run.cfg, run.epoch + 1
     step_fn = _barlow_step if cfg.objective == "barlow" else _dual_step
     n_steps = run.steps_per_epoch
@@ -207,10 +208,7 @@ def setup(cfg=None, out=None, resume=None, threads=None):
         path = Path(out) if out is not None else None
         check_folder(path or "runs", "--out")   # an unwritable --out fails before any work
     cfg.validate()
-    if cfg.threads is not None:
-        import numba
-
-        numba.set_num_threads(cfg.threads)
+    use_threads(cfg.threads)
 
     ds, seqs = load_sequences(cfg)
     data = fingerprint(ds)
@@ -232,9 +230,9 @@ def setup(cfg=None, out=None, resume=None, threads=None):
             run_dir.create(path, cfg, data)
         elif (path / run_dir.CHECKPOINT).exists():
             _restore(run)
-        elif run_dir.read_metrics(path):
+        elif finished := run_dir.read_metrics(path):
             raise TinyBTError(f"{path / run_dir.CHECKPOINT}: missing, but {path / run_dir.METRICS} records "
-                              f"{len(run_dir.read_metrics(path))} finished epoch(s): the checkpoint was "
+                              f"{len(finished)} finished epoch(s): the checkpoint was "
                               "deleted; restore it, or delete metrics.jsonl to train again from epoch 1")
         else:                                   # killed before the first checkpoint: start over
             run_dir.write_metrics(path, [])
