@@ -64,6 +64,12 @@ def _head(a, s, L, c0, E):
     return np.ascontiguousarray(a[s:s + L, c0:c0 + E])
 
 
+@njit(cache=True)
+def _qkv_heads(qkv, s, L, h, E, D):
+    """Head h's q, k, v (L, E) of the sequence at rows s:s+L of the fused (N, 3D) projection."""
+    return _head(qkv, s, L, h * E, E), _head(qkv, s, L, D + h * E, E), _head(qkv, s, L, 2 * D + h * E, E)
+
+
 @njit(parallel=True, cache=True)
 def _attention_fwd(qkv, starts, lengths, a_off, nh, scale, ctx, A):
     """Per sequence b and head h: A = softmax(q kᵀ · scale) over its L_b tokens, ctx = A v."""
@@ -72,7 +78,7 @@ def _attention_fwd(qkv, starts, lengths, a_off, nh, scale, ctx, A):
     for b in prange(len(starts)):
         s, L = starts[b], lengths[b]
         for h in range(nh):
-            q, k, v = _head(qkv, s, L, h * E, E), _head(qkv, s, L, D + h * E, E), _head(qkv, s, L, 2 * D + h * E, E)
+            q, k, v = _qkv_heads(qkv, s, L, h, E, D)
             S = np.dot(q, k.T) * scale
             for i in range(L):                       # row softmax, max subtracted: no overflow
                 S[i] = np.exp(S[i] - S[i].max())
@@ -89,7 +95,7 @@ def _attention_bwd(qkv, dctx, starts, lengths, a_off, nh, scale, A, dqkv):
     for b in prange(len(starts)):
         s, L = starts[b], lengths[b]
         for h in range(nh):
-            q, k, v = _head(qkv, s, L, h * E, E), _head(qkv, s, L, D + h * E, E), _head(qkv, s, L, 2 * D + h * E, E)
+            q, k, v = _qkv_heads(qkv, s, L, h, E, D)
             dc = _head(dctx, s, L, h * E, E)
             P = A[a_off[b] + h * L * L:a_off[b] + (h + 1) * L * L].reshape(L, L)
             dqkv[s:s + L, 2 * D + h * E:2 * D + (h + 1) * E] = np.dot(P.T, dc)    # ctx = P v
