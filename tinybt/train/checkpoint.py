@@ -36,19 +36,27 @@ def save(path, params, buffers, optim_state, rng, epoch, row=None):
         np.savez(f, **arrays)
 
 
-def load(path):
-    """Returns (params, buffers, optim_state, rng, epoch); a clear TinyBTError if unreadable."""
+def _arrays(path):
+    """Every array of checkpoint `path`; a clear TinyBTError if it is missing or unreadable."""
     path = Path(path)
     if not path.is_file():
         raise TinyBTError(f"{path}: no checkpoint (the run stopped before its first epoch ended)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            a = {k: z[k] for k in z.files}
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise TinyBTError(f"{path}: corrupt or incomplete checkpoint ({type(e).__name__}: {e})") from None
+
+
+def load(path):
+    """Returns (params, buffers, optim_state, rng, epoch); a clear TinyBTError if unreadable."""
+    a = _arrays(path)
+    try:
         state = json.loads(str(a.pop("rng")))
         epoch = int(a.pop("epoch"))
         rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
         rng.bit_generator.state = state
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise TinyBTError(f"{path}: corrupt or incomplete checkpoint ({type(e).__name__}: {e})") from None
 
     def part(prefix):
@@ -59,8 +67,8 @@ def load(path):
 
 def metrics_row(path):
     """The metrics line saved with checkpoint `path` (a dict), or None (older checkpoints)."""
+    a = _arrays(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return json.loads(str(z["metrics"])) if "metrics" in z.files else None
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        return json.loads(str(a["metrics"])) if "metrics" in a else None
+    except ValueError as e:
         raise TinyBTError(f"{path}: corrupt or incomplete checkpoint ({type(e).__name__}: {e})") from None
