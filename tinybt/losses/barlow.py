@@ -26,6 +26,9 @@ from tinybt.errors import TinyBTError
 from tinybt.kernels import barlow as fast
 
 
+EPS = 1e-5      # the standardisation's eps, as BatchNorm1d(affine=False)
+
+
 class LossInputError(TinyBTError, ValueError):
     """Bad loss input (shape, N < 2, NaN/Inf). A ValueError for callers, a TinyBTError for the CLI."""
 
@@ -74,16 +77,16 @@ def _loss(on, off, lambd, z):
     return BTLoss(t(on + lambd * off), t(on), t(off), t(on / p), t(off / p))
 
 
-def _standardize_forward(z, eps):
+def standardize_forward(z, eps):
     std = np.sqrt(z.var(axis=0) + eps)          # (1), biased variance
     return (z - z.mean(axis=0)) / std, std
 
 
-def _standardize_backward(dzh, zh, std):
+def standardize_backward(dzh, zh, std):
     return (dzh - dzh.mean(axis=0) - zh * (dzh * zh).mean(axis=0)) / std     # (6)
 
 
-def barlow_twins_forward(z1, z2, lambd, eps=1e-5):
+def barlow_twins_forward(z1, z2, lambd, eps=EPS):
     """z1, z2 (N, P) -> BTLoss, cache. Raises LossInputError (a ValueError) for N < 2,
     mismatched shapes or dtypes, or NaN/Inf input."""
     z1, z2 = _validate(z1, z2, eps)
@@ -92,8 +95,8 @@ def barlow_twins_forward(z1, z2, lambd, eps=1e-5):
         _check_finite(cache.std1, cache.std2)
         return _loss(on, off, lambd, z1), cache
     with np.errstate(invalid="ignore", over="ignore"):   # NaN/Inf input: reported just below
-        zh1, std1 = _standardize_forward(z1, eps)
-        zh2, std2 = _standardize_forward(z2, eps)
+        zh1, std1 = standardize_forward(z1, eps)
+        zh2, std2 = standardize_forward(z2, eps)
     _check_finite(std1, std2)
     c = zh1.T @ zh2 / len(z1)                                    # (2)
     off_diag = c - np.diag(np.diag(c))
@@ -111,6 +114,6 @@ def barlow_twins_backward(dloss, cache):
     g = 2 * lambd * c                                            # (4) off the diagonal
     np.fill_diagonal(g, -2 * (1 - np.diag(c)))                   # (4) on it
     g *= dloss
-    dz1 = _standardize_backward(zh2 @ g.T / n, zh1, std1)        # (5), then (6)
-    dz2 = _standardize_backward(zh1 @ g / n, zh2, std2)
+    dz1 = standardize_backward(zh2 @ g.T / n, zh1, std1)        # (5), then (6)
+    dz2 = standardize_backward(zh1 @ g / n, zh2, std2)
     return (dz1, dz2), {}

@@ -19,7 +19,7 @@ All on one fixed sample of ≤ 512 validation users (`sample_rows`), in float64:
 
 import numpy as np
 
-from tinybt.losses.barlow import barlow_twins_forward
+from tinybt.losses.barlow import EPS, barlow_twins_forward, standardize_forward
 
 SAMPLE = 512        # val users per diagnostic pass
 HEATMAP_DIMS = 64   # C is shown on at most this many projector dimensions
@@ -78,10 +78,7 @@ def bt_terms(z1, z2):
 
 def cross_correlation(z1, z2, dims):
     """C restricted to projector dimensions `dims`: standardised z1[:, dims]ᵀ z2[:, dims] / n."""
-    def standardise(z):
-        z = np.asarray(z, np.float64)[:, dims]
-        return (z - z.mean(axis=0)) / np.sqrt(z.var(axis=0) + 1e-5)   # the loss's eps
-    a, b = standardise(z1), standardise(z2)
+    a, b = (standardize_forward(np.asarray(z, np.float64)[:, dims], EPS)[0] for z in (z1, z2))
     return a.T @ b / len(a)
 
 
