@@ -1,19 +1,28 @@
-"""Loaders: fixtures written here in the real formats, bad input, and the real files if present."""
+"""Loaders: fixtures written here in the real formats, bad input, and the real files if present.
 
-import json
+Every test runs on both paths (the parsers' reference and tinybt/kernels/parse.py), so
+both give the same data and the same error lines; tests/test_kernels_parse.py compares
+them on generated files.
+"""
+
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
+from tinybt.backend import BACKENDS, use_backend
 from tinybt.data import movielens, yelp
 from tinybt.data.load import load_dataset
 from tinybt.errors import TinyBTError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def parser_path(request):
+    with use_backend(request.param):
+        yield request.param
 
 
 def _write(folder, files, encoding="utf-8"):
@@ -66,22 +75,6 @@ def test_ml100k_fixture_bins_ages_and_drops_unknown_genre(tmp_path):
 def test_age_group_matches_ml1m_codes():
     assert list(movielens.age_group(movielens.AGE_CODES)) == list(range(7))
     assert list(movielens.age_group([0, 17, 24, 34, 44, 49, 55, 99])) == [0, 0, 1, 2, 3, 4, 5, 6]
-
-
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 10**12), st.integers(0, 10**6),
-                          st.sampled_from(["1", "4", "0.5", "3.5", "5.0", "2.25"]),
-                          st.integers(0, 2**40)), max_size=30),
-       st.sampled_from(["::", ",", "\t"]), st.booleans())
-def test_kernel_agrees_with_plain_reference(tmp_path_factory, rows, sep, final_newline):
-    path = tmp_path_factory.mktemp("k") / "r.txt"
-    text = "\n".join(sep.join(map(str, r)) for r in rows) + ("\n" if final_newline and rows else "")
-    path.write_text(text)
-    got = movielens.read_ratings(path, sep.encode())
-    want = movielens._parse_ratings_reference(path, sep.encode())
-    for g, w in zip(got, want):
-        assert g.dtype == w.dtype
-        np.testing.assert_array_equal(g, w)
 
 
 @pytest.mark.parametrize("bad", ["1::2::x::4", "1::2::3", "1::2::3::4::5", "1:2:3:4", "",
@@ -246,41 +239,6 @@ def test_real_yelp_samples_truncated_last_line():
     assert str(dates.min()) == "2004-10-19" and str(dates.max()) == "2018-10-04"
     businesses, cats = yelp.read_businesses(_real("yelp", "yelp_academic_dataset_business.json"))
     assert len(businesses) == 1_497 and sum(bool(c) for c in cats) == 1_492
-
-
-_ids = st.text("abcXYZ09-_é", min_size=1, max_size=8)
-_texts = st.lists(st.sampled_from(['a', ' ', '"', '\\', '\n', 'é', ':', ',', '{', '}',
-                                   '"user_id":"x"', '"date":', 'stars']), max_size=12).map("".join)
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(_ids, _ids, st.sampled_from([1, 2.0, 3.5, 5]),
-                          st.integers(0, 4 * 10**9), _texts, st.permutations(range(5)),
-                          st.booleans()), min_size=1, max_size=12),
-       st.integers(0, 30))
-def test_review_kernel_agrees_with_json_reference(tmp_path_factory, rows, cut):
-    path = tmp_path_factory.mktemp("y") / "review.json"
-    lines = []
-    for user, item, stars, t, text, order, spaced in rows:
-        date = str(np.datetime64(t, "s")).replace("T", " ")
-        fields = [("review_id", "r"), ("user_id", user), ("business_id", item),
-                  ("stars", stars), ("text", text), ("date", date)]
-        fields = [fields[0]] + [fields[1 + k] for k in order]
-        sep = (", ", ": ") if spaced else (",", ":")
-        lines.append(json.dumps(dict(fields), ensure_ascii=bool(t % 2), separators=sep))
-    data = ("\n".join(lines) + "\n").encode()
-    data = data[:len(data) - cut] if cut < len(lines[-1]) else data  # maybe truncate the last line
-    path.write_bytes(data)
-    want = yelp._read_reviews_reference(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if not want:
-            with pytest.raises(TinyBTError, match="no reviews"):
-                yelp.read_reviews(path)
-            return
-        user_keys, user, item_keys, item, stars, ts = yelp.read_reviews(path)
-    got = list(zip(user_keys[user], item_keys[item], stars.tolist(), ts.tolist()))
-    assert got == want
 
 
 def test_escaped_ids_are_decoded(tmp_path):

@@ -1,9 +1,9 @@
 """MovieLens loaders: ML-1M (`::`, latin-1), ML-20M (CSV, UTF-8), ML-100K (tab / pipe).
 
 All three ratings files are lines of `user SEP item SEP rating SEP timestamp`,
-so one Numba kernel parses them straight from the file's bytes into the final
-arrays: no Python object per row, 20M rows in seconds. The small metadata files
-(movies, users) are read line by line in Python.
+parsed by `parse_ratings`: a regular expression per line here, a Numba kernel
+over the file's bytes on the fast path (tinybt/kernels/parse.py, 20M rows in
+seconds). The small metadata files (movies, users) are read line by line in Python.
 
 Items are the union of the catalog (movies file) and the rated ids; users the
 union of the users file and the raters. Genres keep the files' names;
@@ -12,13 +12,15 @@ union of the users file and the raters. Genres keep the files' names;
 
 import csv
 import io
+import re
 
 import numpy as np
-from numba import njit
 
+from tinybt import backend
 from tinybt.data.dataset import Dataset
-from tinybt.data.textio import (aligned, count_lines, decode, dense_index, expect_files, genre_arrays,
+from tinybt.data.textio import (aligned, decode, dense_index, expect_files, genre_arrays,
                                 line_error, nonempty, read_bytes, text_error, text_lines, warn_anomalies)
+from tinybt.kernels import parse as fast
 
 FILES = {"ml-1m": ("ratings.dat", "users.dat", "movies.dat"),
          "ml-20m": ("ratings.csv", "movies.csv"),
@@ -44,58 +46,36 @@ def age_group(age):
 
 # ---------------------------------------------------------------- ratings file
 
-@njit(cache=True)
-def _parse_ratings(buf, pos, sep, user, item, rating, ts):
-    """Parse `u SEP i SEP r SEP t` lines from byte `pos`; r may have a decimal part.
+def parse_ratings(buf, pos, sep):
+    """Lines `user SEP item SEP rating SEP timestamp` of the bytes buf[pos:].
 
-    Returns (rows parsed, byte offset of the first bad line or -1).
+    buf: uint8 array, pos: first byte of the first line, sep: b"::", b",", b"\\t".
+    Returns the (user, item, rating, timestamp) columns of the lines before the
+    first bad one, and that line's byte offset (-1 when every line is good).
+    A field is 1 to 18 ASCII digits (no sign); the rating may add `.digits`;
+    a line may end in CR LF; the last line may lack its newline.
     """
-    n = buf.size
-    row = 0
-    while pos < n:
-        start = pos
-        for f in range(4):
-            if f > 0:
-                for k in range(sep.size):
-                    if pos >= n or buf[pos] != sep[k]:
-                        return row, start
-                    pos += 1
-            v = 0
-            nd = 0
-            while pos < n and 48 <= buf[pos] <= 57 and nd < 18:
-                v = v * 10 + (buf[pos] - 48)
-                pos += 1
-                nd += 1
-            if nd == 0:
-                return row, start
-            if f == 0:
-                user[row] = v
-            elif f == 1:
-                item[row] = v
-            elif f == 3:
-                ts[row] = v
-            else:
-                r = float(v)
-                if pos < n and buf[pos] == 46:  # '.'
-                    pos += 1
-                    scale = 0.1
-                    nd = 0
-                    while pos < n and 48 <= buf[pos] <= 57:
-                        r += (buf[pos] - 48) * scale
-                        scale *= 0.1
-                        pos += 1
-                        nd += 1
-                    if nd == 0:
-                        return row, start
-                rating[row] = r
-        if pos < n and buf[pos] == 13:  # '\r'
-            pos += 1
-        if pos < n:
-            if buf[pos] != 10:
-                return row, start
-            pos += 1
-        row += 1
-    return row, -1
+    if backend.fast():
+        return fast.parse_ratings(buf, pos, sep)
+    s = re.escape(sep)
+    line_re = re.compile(rb"(\d{1,18})" + s + rb"(\d{1,18})" + s + rb"(\d{1,18}(?:\.\d+)?)" + s
+                         + rb"(\d{1,18})\r?")
+    text = bytes(buf[pos:])
+    lines = text.split(b"\n")
+    if lines[-1] == b"":                    # the newline after the last line, or no lines at all
+        lines.pop()
+    rows, bad = [], -1
+    for line in lines:
+        m = line_re.fullmatch(line)
+        if m is None:
+            bad = pos
+            break
+        u, i, r, t = m.groups()
+        rows.append((int(u), int(i), float(r), int(t)))
+        pos += len(line) + 1
+    cols = list(zip(*rows)) or [(), (), (), ()]
+    return (np.array(cols[0], np.int64), np.array(cols[1], np.int64),
+            np.array(cols[2], np.float32), np.array(cols[3], np.int64), bad)
 
 
 def read_ratings(path, sep, header=None):
@@ -116,29 +96,12 @@ def read_ratings(path, sep, header=None):
         if head[:end].decode("latin-1").strip() != header:
             raise line_error(path, buf, 0, 1, f"expected the header {header!r}")
         pos, first = min(end + 1, len(buf)), 2
-    n = count_lines(buf[pos:])
-    user, item, ts = (np.empty(n, np.int64) for _ in range(3))
-    rating = np.empty(n, np.float32)
-    rows, bad = _parse_ratings(buf, pos, np.frombuffer(sep, np.uint8), user, item, rating, ts)
+    *columns, bad = parse_ratings(buf, pos, sep)
     if bad >= 0:
-        raise line_error(path, buf, bad, first + rows,
+        raise line_error(path, buf, bad, first + len(columns[0]),
                          "expected 'user" + sep.decode() + "item" + sep.decode() + "rating"
                          + sep.decode() + "timestamp'")
-    return user[:rows], item[:rows], rating[:rows], ts[:rows]
-
-
-def _parse_ratings_reference(path, sep, header=None):
-    """Plain-Python reference of `read_ratings` (tests and the benchmark's baseline)."""
-    rows = []
-    with open(path, "rb") as f:
-        if header is not None:
-            f.readline()
-        for line in f:
-            u, i, r, t = line.rstrip(b"\r\n").split(sep)
-            rows.append((int(u), int(i), float(r), int(t)))
-    cols = list(zip(*rows)) or [(), (), (), ()]
-    return (np.array(cols[0], np.int64), np.array(cols[1], np.int64),
-            np.array(cols[2], np.float32), np.array(cols[3], np.int64))
+    return tuple(columns)
 
 
 # ---------------------------------------------------------------- metadata files

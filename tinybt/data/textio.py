@@ -1,7 +1,7 @@
 """Byte-level helpers shared by the file loaders.
 
 Big files are read as one uint8 array (memory-mapped, so the page cache holds
-the bytes, not the Python heap) and parsed by Numba kernels that report the
+the bytes, not the Python heap) and parsed by functions that report the
 *byte offset* of the first bad line; `line_error` turns that into the message
 the user sees: file, line number, offending text.
 """
@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from tinybt.errors import TinyBTError
 
@@ -21,18 +20,6 @@ def read_bytes(path):
     if os.path.getsize(path) == 0:
         return np.zeros(0, np.uint8)
     return np.memmap(path, dtype=np.uint8, mode="r")
-
-
-@njit(cache=True)
-def count_lines(buf):
-    """Number of lines, counting a last line without its newline."""
-    n = 0
-    for b in buf:
-        if b == 10:
-            n += 1
-    if buf.size and buf[buf.size - 1] != 10:
-        n += 1
-    return n
 
 
 def line_error(path, buf, start, lineno, why):

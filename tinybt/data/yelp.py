@@ -1,32 +1,31 @@
 """Yelp loader: review.json + business.json (JSON lines), string ids.
 
-review.json is the big file (millions of lines with long review texts), so a
-Numba kernel scans its bytes once and pulls out only user_id, business_id,
-stars and date; ids are copied into a fixed-width byte matrix and indexed with
-np.unique — no Python object per review. A key can be recognised anywhere in a
-line because inside JSON strings every quote is escaped, so `"user_id"` followed
-by `:` cannot occur in a review's text. business.json (one line per business)
-goes through the json module. A truncated last line (an interrupted download or
+review.json is the big file (millions of lines with long review texts), so
+`scan_reviews` pulls out only user_id, business_id, stars and date, walking each
+line's JSON strings left to right with regular expressions here and in one Numba
+pass over the bytes on the fast path (tinybt/kernels/parse.py); the ids are
+indexed with np.unique. business.json (one line per business) goes through the
+json module. A truncated last line (an interrupted download or
 a cut head of the file) is skipped with a warning; any other bad line is an error.
 """
 
 import json
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
+from tinybt import backend
 from tinybt.data.dataset import Dataset
-from tinybt.data.textio import (count_lines, genre_arrays, line_error, nonempty, read_bytes, text_error,
-                                warn_anomalies)
+from tinybt.data.textio import genre_arrays, line_error, nonempty, read_bytes, text_error, warn_anomalies
 from tinybt.errors import TinyBTError
+from tinybt.kernels import parse as fast
 
 # The official names, then the short ones `tinybt data synthesize` writes.
 REVIEW_FILES = ("yelp_academic_dataset_review.json", "review.json")
 BUSINESS_FILES = ("yelp_academic_dataset_business.json", "business.json")
 SCALE = (1, 5)              # stars
-_KEYS = [np.frombuffer(k, np.uint8) for k in (b"user_id", b"business_id", b"stars", b"date")]
 
 
 def find_files(folder):
@@ -42,173 +41,111 @@ def find_files(folder):
     return found
 
 
-# ---------------------------------------------------------------- review.json kernel
+# ---------------------------------------------------------------- review.json
 
-@njit(cache=True)
-def _days_from_civil(y, m, d):
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    y -= m <= 2
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
+_STRING = re.compile(rb'"((?:[^"\\]|\\.)*)"')     # a JSON string; group 1: its raw (escaped) text
+_COLON = re.compile(rb"[ \t]*:[ \t]*")
+_NUMBER = re.compile(rb"\d+(?:\.\d*)?")
+_DATE = re.compile(rb"(\d{4})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d))?")
 
 
-@njit(cache=True)
-def _digits(buf, a, k):
-    v = 0
-    for p in range(a, a + k):
-        c = buf[p] - 48
-        if c < 0 or c > 9:
-            return -1
-        v = v * 10 + c
-    return v
+def _epoch_seconds(raw):
+    """Seconds since 1970 of b"YYYY-MM-DD HH:MM:SS" or b"YYYY-MM-DD"; None if invalid.
 
-
-@njit(cache=True)
-def _date(buf, a, n):
-    """Epoch seconds of "YYYY-MM-DD HH:MM:SS" (or "YYYY-MM-DD") at buf[a:a+n], -1 if invalid."""
-    if n != 10 and n != 19:
-        return -1
-    y, m, d = _digits(buf, a, 4), _digits(buf, a + 5, 2), _digits(buf, a + 8, 2)
-    if buf[a + 4] != 45 or buf[a + 7] != 45 or y < 0 or not 1 <= m <= 12 or not 1 <= d <= 31:
-        return -1
-    secs = 0
-    if n == 19:
-        hh, mm, ss = _digits(buf, a + 11, 2), _digits(buf, a + 14, 2), _digits(buf, a + 17, 2)
-        if (buf[a + 10] != 32 or buf[a + 13] != 58 or buf[a + 16] != 58
-                or not 0 <= hh < 24 or not 0 <= mm < 60 or not 0 <= ss < 61):
-            return -1
-        secs = hh * 3600 + mm * 60 + ss
-    return _days_from_civil(y, m, d) * 86400 + secs
-
-
-@njit(cache=True)
-def _string_end(buf, p, e):
-    """Index of the closing quote of the JSON string whose first char is at p (-1 if none)."""
-    while p < e:
-        c = buf[p]
-        if c == 92:  # backslash: skip the escaped char
-            p += 2
-        elif c == 34:
-            return p
-        else:
-            p += 1
-    return -1
-
-
-@njit(cache=True)
-def _is_key(buf, a, b, key):
-    if b - a != key.size:
-        return False
-    for k in range(key.size):
-        if buf[a + k] != key[k]:
-            return False
-    return True
-
-
-@njit(cache=True)
-def _parse_reviews(buf, k_user, k_item, k_stars, k_date, spans, stars, ts):
-    """Scan JSON lines; spans[row] = (user start, user len, item start, item len).
-
-    Every line holds one review, so `rows` is also the 0-based number of a bad line.
-    Returns (rows, bad line start or -1, whether the bad line is a truncated last line).
+    Days past a month's end roll over (2016-02-31 = 2016-03-02), as np.datetime64 will not.
     """
-    n = buf.size
-    pos = 0
-    row = 0
-    while pos < n:
-        start = pos
-        end = pos
-        while end < n and buf[end] != 10:
-            end += 1
-        nxt = end + 1
-        e = end
-        while e > start and (buf[e - 1] == 13 or buf[e - 1] == 32 or buf[e - 1] == 9):
-            e -= 1
-        b = start
-        while b < e and (buf[b] == 32 or buf[b] == 9):
-            b += 1
-        if b == e and end >= n:  # trailing whitespace after the last line
-            break
-        if b == e or buf[b] != 123 or buf[e - 1] != 125:  # must be {...}
-            return row, start, end >= n
-        found = 0
-        p = b + 1
-        while p < e:
-            if buf[p] != 34:
-                p += 1
-                continue
-            q = _string_end(buf, p + 1, e)
-            if q < 0:
-                return row, start, end >= n
-            r = q + 1
-            while r < e and (buf[r] == 32 or buf[r] == 9):
-                r += 1
-            if r >= e or buf[r] != 58:  # not a key: a string value
-                p = q + 1
-                continue
-            r += 1
-            while r < e and (buf[r] == 32 or buf[r] == 9):
-                r += 1
-            is_user = _is_key(buf, p + 1, q, k_user)
-            is_item = _is_key(buf, p + 1, q, k_item)
-            if is_user or is_item or _is_key(buf, p + 1, q, k_date):
-                if r >= e or buf[r] != 34:
-                    return row, start, False
-                s_end = _string_end(buf, r + 1, e)
-                if s_end < 0:
-                    return row, start, False
-                if is_user:
-                    spans[row, 0], spans[row, 1] = r + 1, s_end - r - 1
-                    found |= 1
-                elif is_item:
-                    spans[row, 2], spans[row, 3] = r + 1, s_end - r - 1
-                    found |= 2
-                else:
-                    t = _date(buf, r + 1, s_end - r - 1)
-                    if t < 0:
-                        return row, start, False
-                    ts[row] = t
-                    found |= 8
-                p = s_end + 1
-            elif _is_key(buf, p + 1, q, k_stars):
-                v = 0.0
-                nd = 0
-                while r < e and 48 <= buf[r] <= 57:
-                    v = v * 10 + (buf[r] - 48)
-                    r += 1
-                    nd += 1
-                if r < e and buf[r] == 46:
-                    r += 1
-                    scale = 0.1
-                    while r < e and 48 <= buf[r] <= 57:
-                        v += (buf[r] - 48) * scale
-                        scale *= 0.1
-                        r += 1
-                if nd == 0:
-                    return row, start, False
-                stars[row] = v
-                found |= 4
-                p = r
+    m = _DATE.fullmatch(raw)
+    if m is None:
+        return None
+    y, mo, d, hh, mm, ss = (int(g or 0) for g in m.groups())
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and hh < 24 and mm < 60 and ss < 61):
+        return None
+    month = np.datetime64(f"{y:04d}-{mo:02d}", "M").astype("datetime64[D]").astype(np.int64)
+    return (int(month) + d - 1) * 86400 + hh * 3600 + mm * 60 + ss
+
+
+def _scan_line(line, b, e):
+    """The fields of the review in line[b:e] (the `{...}` with outer blanks cut).
+
+    -> ({"user_id": (start, end), "business_id": (start, end), "stars": float, "date": seconds},
+    truncated) with offsets into `line`; (None, truncated) for a bad line, truncated when an
+    unterminated string could be a cut-off line. Strings are walked left to right, so
+    key-like text inside a value is never taken for a key.
+    """
+    fields, p = {}, b + 1
+    while (q := line.find(b'"', p, e)) >= 0:
+        key = _STRING.match(line, q, e)
+        if key is None:
+            return None, True
+        colon = _COLON.match(line, key.end(), e)
+        if colon is None:                               # a string value
+            p = key.end()
+            continue
+        r, name = colon.end(), key.group(1)
+        if name in (b"user_id", b"business_id", b"date"):
+            value = _STRING.match(line, r, e)
+            if value is None:
+                return None, False
+            if name == b"date":
+                fields["date"] = _epoch_seconds(value.group(1))
+                if fields["date"] is None:
+                    return None, False
             else:
-                p = q + 1
-        if found != 15:
-            return row, start, False
-        row += 1
-        pos = nxt
-    return row, -1, False
+                fields[name.decode()] = value.span(1)
+            p = value.end()
+        elif name == b"stars":
+            number = _NUMBER.match(line, r, e)
+            if number is None:
+                return None, False
+            fields["stars"] = float(number.group())
+            p = number.end()
+        else:
+            p = key.end()
+    return (fields if len(fields) == 4 else None), False
 
 
-@njit(cache=True)
-def _gather(buf, starts, lengths, width):
-    """(n, width) zero-padded byte matrix of the n substrings buf[start:start+len]."""
-    out = np.zeros((starts.size, width), np.uint8)
-    for i in range(starts.size):
-        for k in range(lengths[i]):
-            out[i, k] = buf[starts[i] + k]
-    return out
+def scan_reviews(buf):
+    """The JSON lines of review.json's bytes.
+
+    buf: uint8 array. Returns, for the lines before the first bad one, spans (rows, 4) =
+    (user_id start, length, business_id start, length) of the ids' raw text in buf,
+    stars (rows,) float32, timestamp (rows,) int64; then the first bad line's byte
+    offset (-1 if none) and whether it is the last line cut off mid-object (a truncated
+    download, skipped with a warning) rather than an error.
+    A good line is one `{...}` holding the string keys user_id, business_id, date
+    ("YYYY-MM-DD[ HH:MM:SS]") and the number stars; other keys are skipped unread.
+    """
+    if backend.fast():
+        return fast.scan_reviews(buf)
+    lines = bytes(buf).split(b"\n")
+    spans, stars, ts = [], [], []
+    pos, bad, truncated = 0, -1, False
+    for k, line in enumerate(lines):
+        last = k == len(lines) - 1                      # the only line without a newline
+        e = len(line.rstrip(b"\r \t"))
+        b = e - len(line[:e].lstrip(b" \t"))
+        if b == e and last:                             # blanks after the last line
+            break
+        fields, cut = None, last
+        if b < e and line[b:b + 1] == b"{" and line[e - 1:e] == b"}":
+            fields, cut = _scan_line(line, b, e)
+        if fields is None:
+            bad, truncated = pos, cut and last
+            break
+        (u0, u1), (i0, i1) = fields["user_id"], fields["business_id"]
+        spans.append((pos + u0, u1 - u0, pos + i0, i1 - i0))
+        stars.append(fields["stars"])
+        ts.append(fields["date"])
+        pos += len(line) + 1
+    return (np.array(spans, np.int64).reshape(-1, 4), np.array(stars, np.float32),
+            np.array(ts, np.int64), bad, truncated)
+
+
+def substrings(buf, starts, lengths):
+    """The byte strings buf[start:start+length] as one 'S' array."""
+    if backend.fast():
+        return fast.substrings(buf, starts, lengths)
+    return np.array([bytes(buf[a:a + n]) for a, n in zip(starts, lengths)], dtype=bytes)
 
 
 def _unique_strings(buf, starts, lengths, path, what):
@@ -217,9 +154,7 @@ def _unique_strings(buf, starts, lengths, path, what):
     A key that is not UTF-8 or holds a bad JSON escape is an error naming the line of its
     first use (every line holds one review, so row k is line k + 1).
     """
-    width = max(int(lengths.max()), 1)
-    fixed = _gather(buf, starts, lengths, width).view(f"S{width}").ravel()
-    keys, inverse = np.unique(fixed, return_inverse=True)
+    keys, inverse = np.unique(substrings(buf, starts, lengths), return_inverse=True)
     text = []
     for k, raw in enumerate(keys):
         try:
@@ -243,11 +178,8 @@ def _line_start(buf, pos):
 def read_reviews(path):
     """(user keys, user, item keys, item, stars, timestamp) of a review.json file."""
     buf = read_bytes(path)
-    n = count_lines(buf)
-    spans = np.zeros((n, 4), np.int64)
-    stars = np.empty(n, np.float32)
-    ts = np.empty(n, np.int64)
-    rows, bad, truncated = _parse_reviews(buf, *_KEYS, spans, stars, ts)
+    spans, stars, ts, bad, truncated = scan_reviews(buf)
+    rows = len(stars)
     if bad >= 0 and truncated:
         warnings.warn(f"{path}:{rows + 1}: skipping the truncated last line", stacklevel=3)
     elif bad >= 0:
@@ -256,24 +188,9 @@ def read_reviews(path):
                          'and "date" ("YYYY-MM-DD HH:MM:SS")')
     if rows == 0:
         raise TinyBTError(f"{path}: no reviews found")
-    spans = spans[:rows]
     user_keys, user = _unique_strings(buf, spans[:, 0], spans[:, 1], path, "user_id")
     item_keys, item = _unique_strings(buf, spans[:, 2], spans[:, 3], path, "business_id")
-    return user_keys, user, item_keys, item, stars[:rows], ts[:rows]
-
-
-def _read_reviews_reference(path):
-    """Plain json-module reference of `read_reviews` (tests): rows of (user, business, stars, t)."""
-    rows = []
-    with open(path, encoding="utf-8", errors="replace") as f:  # a cut may split a character
-        for line in f:
-            try:
-                o = json.loads(line)
-            except ValueError:  # the truncated last line
-                continue
-            t = int(np.datetime64(o["date"], "s").astype(np.int64))
-            rows.append((o["user_id"], o["business_id"], float(o["stars"]), t))
-    return rows
+    return user_keys, user, item_keys, item, stars, ts
 
 
 def read_businesses(path):
