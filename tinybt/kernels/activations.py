@@ -1,15 +1,18 @@
 """Exact GELU's fast path (tinybt/nn/activations.py is the reference).
 
-The forward keeps Φ(x), so the backward needs no second erf (5x faster backward at
-(256, 50, 256) float32), and both compute in the input's dtype. In float32, erf is
-Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7, at the level of float32 rounding: the
-GELU's max error against float64 truth was 4.6e-7 with it and 3.8e-7 with libm's erff
-over 1.66 M normal inputs) at half the time of libm's erf (17 vs 32 ms); float64
-keeps libm's erf, which the float64 tests hold to 1e-13.
+One pass computes GELU(x) and its slope Φ(x) + x φ(x), which is all the backward
+needs (dx = dout · slope: no second erf, no exp, no kernel). erf(x/√2) and φ(x)
+share one exp(−x²/2). In float32, erf is Abramowitz & Stegun 7.1.26 (|error| ≤
+1.5e-7) and the exp a Cephes polynomial with the power of two built from its
+exponent bits, so the loop has no libm call and LLVM vectorises it: 1.6 ms for
+GELU and slope of 835 k values (one (N, 4D) FFN activation of a T = 50 batch)
+against 4.4 ms for libm expf plus a second exp in the backward. Max error against
+float64 truth over x in [−14, 14] and 1.66 M normal draws: 3.3e-7 for GELU,
+3.4e-7 for the slope. float64 keeps libm's erf and exp, which the float64 tests
+hold to 1e-13.
 """
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -18,49 +21,50 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-class Cache(NamedTuple):
-    x: np.ndarray
-    cdf: np.ndarray      # Φ(x)
+@njit(cache=True, inline="always")
+def _exp_f32(y):
+    """e^y for float32 y ≤ 0 (Cephes expf; below −87 the result is 0 in float32 anyway)."""
+    y = max(y, np.float32(-87.0))
+    n = math.floor(y * np.float32(1.4426950408889634) + np.float32(0.5))    # y = n ln2 + r, |r| ≤ ln2 / 2
+    r = y - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)   # ln2 split in two: r nearly exact
+    p = ((((np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r + np.float32(8.3334519073e-3)) * r
+          + np.float32(4.1665795894e-2)) * r + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1)
+    two_n = np.int32((np.int32(n) + np.int32(127)) << np.int32(23)).view(np.float32)   # 2ⁿ from its exponent bits
+    return (p * r * r + r + np.float32(1.0)) * two_n
 
 
 @njit(cache=True, error_model="numpy")
-def _erf_as(x, one):
-    """erf(x) by Abramowitz & Stegun 7.1.26, in the dtype of `one`: one exp, one division."""
-    a = abs(x)
-    t = one / (one + np.float32(0.3275911) * a)
-    poly = t * (np.float32(0.254829592) + t * (np.float32(-0.284496736) + t * (np.float32(1.421413741)
-           + t * (np.float32(-1.453152027) + t * np.float32(1.061405429)))))
-    y = one - poly * math.exp(-a * a)
-    return y if x >= 0 else -y
-
-
-@njit(cache=True, error_model="numpy")
-def _gelu_fwd_kernel(x, out, cdf, approx_erf):
-    half, one, c = x.dtype.type(0.5), x.dtype.type(1.0), x.dtype.type(_INV_SQRT2)
-    for i in range(x.size):
-        z = x[i] * c
-        p = half * (one + (_erf_as(z, one) if approx_erf else math.erf(z)))
-        cdf[i] = p
-        out[i] = x[i] * p
-
-
-@njit(cache=True)
-def _gelu_bwd_kernel(dout, x, cdf, dx):
-    half, k = x.dtype.type(0.5), x.dtype.type(_INV_SQRT_2PI)
+def _gelu_f32_kernel(x, out, slope):
     for i in range(x.size):
         v = x[i]
-        dx[i] = dout[i] * (cdf[i] + v * math.exp(-half * v * v) * k)   # Φ(x) + x φ(x)
+        a = abs(v) * np.float32(_INV_SQRT2)
+        e = _exp_f32(-a * a)                            # e^(−x²/2)
+        t = np.float32(1.0) / (np.float32(1.0) + np.float32(0.3275911) * a)
+        poly = t * (np.float32(0.254829592) + t * (np.float32(-0.284496736) + t * (np.float32(1.421413741)
+               + t * (np.float32(-1.453152027) + t * np.float32(1.061405429)))))
+        tail = np.float32(0.5) * poly * e               # ½ erfc(|x|/√2) = Φ(−|x|)
+        cdf = np.float32(1.0) - tail if v >= 0 else tail
+        out[i] = v * cdf
+        slope[i] = cdf + v * e * np.float32(_INV_SQRT_2PI)   # Φ(x) + x φ(x)
+
+
+@njit(cache=True, error_model="numpy")
+def _gelu_f64_kernel(x, out, slope):
+    for i in range(x.size):
+        v = x[i]
+        cdf = 0.5 * (1.0 + math.erf(v * _INV_SQRT2))
+        out[i] = v * cdf
+        slope[i] = cdf + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
 
 
 def gelu_forward(x):
+    """-> out, slope: the cache is dGELU/dx."""
     x = np.ascontiguousarray(x)
-    out, cdf = np.empty_like(x), np.empty_like(x)
-    _gelu_fwd_kernel(x.reshape(-1), out.reshape(-1), cdf.reshape(-1), x.dtype == np.float32)
-    return out, Cache(x, cdf)
+    out, slope = np.empty_like(x), np.empty_like(x)
+    kernel = _gelu_f32_kernel if x.dtype == np.float32 else _gelu_f64_kernel
+    kernel(x.reshape(-1), out.reshape(-1), slope.reshape(-1))
+    return out, slope
 
 
-def gelu_backward(dout, cache):
-    dx = np.empty_like(cache.x)
-    _gelu_bwd_kernel(np.ascontiguousarray(dout).reshape(-1), cache.x.reshape(-1), cache.cdf.reshape(-1),
-                     dx.reshape(-1))
-    return dx, {}
+def gelu_backward(dout, slope):
+    return dout * slope, {}
