@@ -18,7 +18,10 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+_REASSOC = {"reassoc", "contract"}     # row sums in any order (SIMD); no NaN/inf assumptions
+
 from tinybt.kernels import activations, layernorm
+from tinybt.kernels.exp import exp
 from tinybt.nn.linear import linear_backward, linear_forward
 from tinybt.nn.params import prefixed, sub
 
@@ -70,28 +73,38 @@ def _qkv_heads(qkv, s, L, h, E, D):
     return _head(qkv, s, L, h * E, E), _head(qkv, s, L, D + h * E, E), _head(qkv, s, L, 2 * D + h * E, E)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=_REASSOC)
 def _attention_fwd(qkv, starts, lengths, a_off, nh, scale, ctx, A):
     """Per sequence b and head h: A = softmax(q kᵀ · scale) over its L_b tokens, ctx = A v."""
     D = ctx.shape[1]
     E = D // nh
+    zero = A.dtype.type(0)
     for b in prange(len(starts)):
         s, L = starts[b], lengths[b]
         for h in range(nh):
             q, k, v = _qkv_heads(qkv, s, L, h, E, D)
-            S = np.dot(q, k.T) * scale
+            S = np.dot(q, k.T)
             for i in range(L):                       # row softmax, max subtracted: no overflow
-                S[i] = np.exp(S[i] - S[i].max())
-                S[i] /= S[i].sum()
+                m = S[i, 0]
+                for j in range(1, L):
+                    m = max(m, S[i, j])
+                total = zero
+                for j in range(L):
+                    p = exp((S[i, j] - m) * scale)
+                    S[i, j] = p
+                    total += p
+                for j in range(L):
+                    S[i, j] /= total
             A[a_off[b] + h * L * L:a_off[b] + (h + 1) * L * L] = S.ravel()
             ctx[s:s + L, h * E:(h + 1) * E] = np.dot(S, v)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=_REASSOC)
 def _attention_bwd(qkv, dctx, starts, lengths, a_off, nh, scale, A, dqkv):
     """dqkv (N, 3D): ∂/∂q, ∂/∂k, ∂/∂v of Σ dctx ⊙ ctx, per sequence and head."""
     D = dctx.shape[1]
     E = D // nh
+    zero = A.dtype.type(0)
     for b in prange(len(starts)):
         s, L = starts[b], lengths[b]
         for h in range(nh):
@@ -101,7 +114,11 @@ def _attention_bwd(qkv, dctx, starts, lengths, a_off, nh, scale, A, dqkv):
             dqkv[s:s + L, 2 * D + h * E:2 * D + (h + 1) * E] = np.dot(P.T, dc)    # ctx = P v
             dP = np.dot(dc, v.T)
             for i in range(L):                                                    # softmax backward
-                dP[i] = P[i] * (dP[i] - np.dot(dP[i], P[i])) * scale
+                rowdot = zero
+                for j in range(L):
+                    rowdot += dP[i, j] * P[i, j]
+                for j in range(L):
+                    dP[i, j] = P[i, j] * (dP[i, j] - rowdot) * scale
             dqkv[s:s + L, h * E:(h + 1) * E] = np.dot(dP, k)                       # S = q kᵀ · scale
             dqkv[s:s + L, D + h * E:D + (h + 1) * E] = np.dot(dP.T, q)
 

@@ -1,0 +1,40 @@
+"""e^y inside kernels: a float32 polynomial that vectorises, libm for float64.
+
+Without Intel's SVML (not a dependency) LLVM cannot vectorise a loop that calls
+libm's expf, and exp is then most of a softmax or GELU loop. `exp_f32` is Cephes'
+expf: y = n ln2 + r, a degree-7 polynomial for e^r, and 2ⁿ built from its exponent
+bits; relative error ~1e-7 (float32 rounding) for y ≤ 0, the only arguments the
+kernels pass (a GELU's −x²/2, a softmax's logit minus its max).
+`exp(y)` in a kernel compiles to exp_f32 for float32 y and to math.exp otherwise,
+so one kernel source serves the float32 training path and the float64 tests.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+
+@njit(cache=True, inline="always")
+def exp_f32(y):
+    """e^y for float32 y ≤ 0 (below −87 the float32 result is 0 or subnormal anyway)."""
+    y = max(y, np.float32(-87.0))
+    n = math.floor(y * np.float32(1.4426950408889634) + np.float32(0.5))    # y = n ln2 + r, |r| ≤ ln2 / 2
+    r = y - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)   # ln2 split in two: r nearly exact
+    p = ((((np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)) * r + np.float32(8.3334519073e-3)) * r
+          + np.float32(4.1665795894e-2)) * r + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1)
+    two_n = np.int32((np.int32(n) + np.int32(127)) << np.int32(23)).view(np.float32)   # 2ⁿ from its exponent bits
+    return (p * r * r + r + np.float32(1.0)) * two_n
+
+
+def exp(y):
+    """e^y (called from Python: math.exp)."""
+    return math.exp(y)
+
+
+@overload(exp, inline="always")
+def _exp_in_kernels(y):
+    if y == types.float32:
+        return lambda y: exp_f32(y)
+    return lambda y: math.exp(y)
