@@ -42,7 +42,7 @@ class BlockCache(NamedTuple):
     out_proj: tuple
     ln2: tuple
     linear1: tuple
-    gelu: tuple
+    gelu: np.ndarray      # (N, 4D) the GELU's slope
     linear2: tuple
 
 
@@ -131,26 +131,26 @@ def _block_forward(x, p, pk, n_heads):
     A = np.empty(int(pk.a_off[-1] + n_heads * pk.lengths[-1] ** 2), x.dtype)
     ctx = np.empty_like(x)
     _attention_fwd(qkv, pk.starts, pk.lengths, pk.a_off, n_heads, x.dtype.type(1 / math.sqrt(D // n_heads)), ctx, A)
-    a, c_out = linear_forward(ctx, sub(p, "self_attn.out_proj"))
-    x1 = x + a
+    x1, c_out = linear_forward(ctx, sub(p, "self_attn.out_proj"))
+    x1 += x                                     # in place, here and below: every fresh page costs a fault
     h2, c_ln2 = layernorm.layernorm_forward(x1, sub(p, "norm2"))
-    f, c_l1 = linear_forward(h2, sub(p, "linear1"))
-    g, c_gelu = activations.gelu_forward(f)
+    g, c_l1 = linear_forward(h2, sub(p, "linear1"))
+    slope = activations.gelu_into(g, g)
     f, c_l2 = linear_forward(g, sub(p, "linear2"))
     x1 += f
-    return x1, BlockCache(c_ln1, c_in, qkv, A, c_out, c_ln2, c_l1, c_gelu, c_l2)
+    return x1, BlockCache(c_ln1, c_in, qkv, A, c_out, c_ln2, c_l1, slope, c_l2)
 
 
 def _block_backward(dout, c, pk, n_heads):
     D = dout.shape[1]
     d, g = linear_backward(dout, c.linear2)
     grads = prefixed(g, "linear2")
-    d, _ = activations.gelu_backward(d, c.gelu)
+    d *= c.gelu                                 # GELU backward: times its slope
     d, g = linear_backward(d, c.linear1)
     grads |= prefixed(g, "linear1")
-    d, g = layernorm.layernorm_backward(d, c.ln2)
+    dx1, g = layernorm.layernorm_backward(d, c.ln2)
     grads |= prefixed(g, "norm2")
-    dx1 = dout + d
+    dx1 += dout
     dctx, g = linear_backward(dx1, c.out_proj)
     grads |= prefixed(g, "self_attn.out_proj")
     dqkv = np.empty_like(c.qkv)
@@ -160,7 +160,8 @@ def _block_backward(dout, c, pk, n_heads):
     grads |= {"self_attn.in_proj_weight": g["weight"], "self_attn.in_proj_bias": g["bias"]}
     d, g = layernorm.layernorm_backward(d, c.ln1)
     grads |= prefixed(g, "norm1")
-    return dx1 + d, grads
+    d += dx1
+    return d, grads
 
 
 def transformer_forward(x, lengths, params, n_layers, n_heads):
