@@ -125,6 +125,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=None, help="timed steps per row (default 5 quick / 15)")
     ap.add_argument("--backend", choices=BACKENDS, default="fast", help="tinybt's path (default fast)")
     ap.add_argument("--threads", type=int, default=None, help="Numba and torch threads (default: all cores)")
+    ap.add_argument("--blas-threads", type=int, default=1,
+                    help="tinybt's BLAS threads (default 1, as `tinybt train`; see the docstring)")
     args = ap.parse_args()
     if args.threads:
         numba.set_num_threads(args.threads)
@@ -137,7 +139,7 @@ def main():
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"one training step, B = {B}, D = {D}, projector {PROJECTOR}, {N_ITEMS} items, float32, "
           f"tinybt backend {args.backend}; median of {repeats} interleaved repeats; {os.cpu_count()} CPUs, "
-          f"{numba.get_num_threads()} Numba / {torch_threads()} torch threads, BLAS 1 thread for tinybt, "
+          f"{numba.get_num_threads()} Numba / {torch_threads()} torch threads, {args.blas_threads} BLAS for tinybt, "
           f"load average at start {load}\n")
     print("| step | encoder | T | tinybt ms | PyTorch ms | tinybt / PyTorch |")
     print("|---|---|---:|---:|---:|---:|", flush=True)
@@ -149,7 +151,7 @@ def main():
                 fns = {"tinybt": step}
                 if (ts := torch_step(objective, enc, init, inputs)) is not None:
                     fns["torch"] = ts
-                with use_backend(args.backend), threadpool_limits(1, user_api="blas"):   # as trainer.train
+                with use_backend(args.backend), threadpool_limits(args.blas_threads, user_api="blas"):
                     t = median_times(fns, repeats)
                 tb, tt = t["tinybt"], t.get("torch")
                 torch_cols = f"{tt * 1e3:.1f} | {tb / tt:.2f}" if tt else "n/a | n/a"

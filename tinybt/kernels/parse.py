@@ -26,6 +26,24 @@ def _count_lines(buf):
 
 
 @njit(cache=True)
+def _number(buf, p, e, max_int_digits):
+    """`digits[.digits]` at buf[p:e] -> (value, integer digits, '.' seen, decimals, end)."""
+    mant, nd, dot, dec = 0.0, 0, False, 0
+    while p < e and 48 <= buf[p] <= 57 and nd < max_int_digits:
+        mant = mant * 10 + (buf[p] - 48)
+        p += 1
+        nd += 1
+    if p < e and buf[p] == 46:  # '.'
+        dot = True
+        p += 1
+        while p < e and 48 <= buf[p] <= 57:
+            mant = mant * 10 + (buf[p] - 48)
+            p += 1
+            dec += 1
+    return mant / 10.0 ** dec, nd, dot, dec, p
+
+
+@njit(cache=True)
 def _ratings_kernel(buf, pos, sep, user, item, rating, ts):
     """Fill the columns from byte `pos`; -> (rows parsed, byte offset of the first bad line or -1)."""
     n = buf.size
@@ -38,6 +56,12 @@ def _ratings_kernel(buf, pos, sep, user, item, rating, ts):
                     if pos >= n or buf[pos] != sep[k]:
                         return row, start
                     pos += 1
+            if f == 2:
+                r, nd, dot, dec, pos = _number(buf, pos, n, 18)
+                if nd == 0 or dot and dec == 0:
+                    return row, start
+                rating[row] = r
+                continue
             v = 0
             nd = 0
             while pos < n and 48 <= buf[pos] <= 57 and nd < 18:
@@ -50,19 +74,8 @@ def _ratings_kernel(buf, pos, sep, user, item, rating, ts):
                 user[row] = v
             elif f == 1:
                 item[row] = v
-            elif f == 3:
-                ts[row] = v
             else:
-                mant, dec = float(v), 0
-                if pos < n and buf[pos] == 46:  # '.'
-                    pos += 1
-                    while pos < n and 48 <= buf[pos] <= 57:
-                        mant = mant * 10 + (buf[pos] - 48)
-                        pos += 1
-                        dec += 1
-                    if dec == 0:
-                        return row, start
-                rating[row] = mant / 10.0 ** dec
+                ts[row] = v
         if pos < n and buf[pos] == 13:  # '\r'
             pos += 1
         if pos < n:
@@ -215,22 +228,11 @@ def _reviews_kernel(buf, k_user, k_item, k_stars, k_date, spans, stars, ts):
                     found |= 8
                 p = s_end + 1
             elif _is_key(buf, p + 1, q, k_stars):
-                mant, nd, dec = 0.0, 0, 0
-                while r < e and 48 <= buf[r] <= 57:
-                    mant = mant * 10 + (buf[r] - 48)
-                    r += 1
-                    nd += 1
-                if r < e and buf[r] == 46:
-                    r += 1
-                    while r < e and 48 <= buf[r] <= 57:
-                        mant = mant * 10 + (buf[r] - 48)
-                        r += 1
-                        dec += 1
+                v, nd, _, _, p = _number(buf, r, e, e)
                 if nd == 0:
                     return row, start, False
-                stars[row] = mant / 10.0 ** dec
+                stars[row] = v
                 found |= 4
-                p = r
             else:
                 p = q + 1
         if found != 15:

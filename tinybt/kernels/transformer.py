@@ -7,9 +7,12 @@ into one (N, D) array (N = Σ lengths, sequence b's tokens contiguous from start
 and runs every position-wise layer (LayerNorm, the QKV / output / FFN GEMMs, GELU)
 on N rows instead of B·T. Attention runs per sequence over its own L_b tokens
 (`_attention_fwd` / `_attention_bwd`, parallel over sequences, each head's three
-products by BLAS on contiguous copies), so no padded key or query is ever scored. With ragged batches that halves the work, and it drops the
-(B, nh, T, T) masks and the reshapes of the reference path. Same function of the
-valid tokens; tests/test_kernels_transformer.py compares the whole encoder.
+products by BLAS on contiguous copies, the softmax as row loops with kernels/exp.py's
+exp), so no padded key or query is ever scored. With ragged batches that halves the
+work, and it drops the (B, nh, T, T) masks and the reshapes of the reference path.
+The residual adds and the GELU write into the block's fresh arrays instead of new ones.
+Same function of the valid tokens; tests/test_kernels_transformer.py compares the
+whole encoder.
 """
 
 import math
@@ -18,12 +21,12 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-_REASSOC = {"reassoc", "contract"}     # row sums in any order (SIMD); no NaN/inf assumptions
-
 from tinybt.kernels import activations, layernorm
 from tinybt.kernels.exp import exp
 from tinybt.nn.linear import linear_backward, linear_forward
 from tinybt.nn.params import prefixed, sub
+
+_REASSOC = {"reassoc", "contract"}     # row sums in any order (SIMD); no NaN/inf assumptions
 
 
 class Packed(NamedTuple):
