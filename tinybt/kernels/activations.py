@@ -47,19 +47,14 @@ def _gelu_f64_kernel(x, out, slope):
         slope[i] = cdf + v * math.exp(-0.5 * v * v) * _INV_SQRT_2PI
 
 
-def gelu_into(x, out):
-    """out = GELU(x) (out may be x itself) -> the slope dGELU/dx; x contiguous."""
-    slope = np.empty_like(x)
+def gelu_forward(x):
+    """-> out, slope: the cache is dGELU/dx. (Writing out over x would be legal but slow:
+    LLVM then cannot prove the arrays apart and runs the loop unvectorised.)"""
+    x = np.ascontiguousarray(x)
+    out, slope = np.empty_like(x), np.empty_like(x)
     kernel = _gelu_f32_kernel if x.dtype == np.float32 else _gelu_f64_kernel
     kernel(x.reshape(-1), out.reshape(-1), slope.reshape(-1))
-    return slope
-
-
-def gelu_forward(x):
-    """-> out, slope: the cache is dGELU/dx."""
-    x = np.ascontiguousarray(x)
-    out = np.empty_like(x)
-    return out, gelu_into(x, out)
+    return out, slope
 
 
 def gelu_backward(dout, slope):

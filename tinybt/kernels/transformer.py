@@ -10,7 +10,7 @@ on N rows instead of B·T. Attention runs per sequence over its own L_b tokens
 products by BLAS on contiguous copies, the softmax as row loops with kernels/exp.py's
 exp), so no padded key or query is ever scored. With ragged batches that halves the
 work, and it drops the (B, nh, T, T) masks and the reshapes of the reference path.
-The residual adds and the GELU write into the block's fresh arrays instead of new ones.
+The residual adds write into the block's fresh arrays instead of new ones.
 Same function of the valid tokens; tests/test_kernels_transformer.py compares the
 whole encoder.
 """
@@ -137,8 +137,8 @@ def _block_forward(x, p, pk, n_heads):
     x1, c_out = linear_forward(ctx, sub(p, "self_attn.out_proj"))
     x1 += x                                     # in place, here and below: every fresh page costs a fault
     h2, c_ln2 = layernorm.layernorm_forward(x1, sub(p, "norm2"))
-    g, c_l1 = linear_forward(h2, sub(p, "linear1"))
-    slope = activations.gelu_into(g, g)
+    f, c_l1 = linear_forward(h2, sub(p, "linear1"))
+    g, slope = activations.gelu_forward(f)
     f, c_l2 = linear_forward(g, sub(p, "linear2"))
     x1 += f
     return x1, BlockCache(c_ln1, c_in, qkv, A, c_out, c_ln2, c_l1, slope, c_l2)
