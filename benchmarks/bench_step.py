@@ -4,6 +4,7 @@
     python benchmarks/bench_step.py --quick      # T = 50 only, 5 repeats
     python benchmarks/bench_step.py --backend reference   # time the plain NumPy path instead
     python benchmarks/bench_step.py --threads 1   # Numba and torch on one thread each (steadier when busy)
+    python benchmarks/bench_step.py --blas-threads 2   # tinybt's GEMMs on two BLAS threads
 
 A step is what `tinybt train` does per batch, minus drawing the batch: Barlow Twins
 = two views through encoder + projector, the BT loss, backward, AdamW; dual encoder
@@ -14,6 +15,23 @@ items, backward, AdamW. B = 128, D = 64, projector 256-256-256, 3,706 items (ML-
 (tinybt's init loaded into the torch modules) and run interleaved within each
 repeat (the order alternating), so load from other processes hits them alike;
 the table shows medians and ratio = tinybt time / torch time (< 1: tinybt faster).
+
+BLAS threads. `tinybt train` runs BLAS on one thread (tinybt/train/trainer.py) and so
+does this benchmark by default. Measured on the shared 2-core machine (load average
+about 5: other training runs busy), tinybt ms per step at T = 50, median of 5:
+
+    command                                                   BT GRU  BT transformer
+    python benchmarks/bench_step.py --quick --threads 1           43.9           132.0
+    python benchmarks/bench_step.py --quick --threads 1 --blas-threads 2
+                                                                1305.5          1105.7
+    python benchmarks/bench_step.py --quick                       86.4           209.2
+    python benchmarks/bench_step.py --quick --blas-threads 2    1292.5          1108.7
+
+A big GEMM alone (the FFN's (B·T × D)(D × 4D), the GRU's input projection) can run
+faster on two threads when a core is free, but in a step each of the hundreds of GEMMs
+waits for a second core that Numba's threads or another process hold: the steps were
+8-30x slower. So training keeps one BLAS thread; on a quiet machine, compare the
+last two commands again before changing that.
 """
 
 import argparse

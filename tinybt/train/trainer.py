@@ -269,7 +269,7 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
     diag_rows, final = diagnostics.sample_rows(run.seqs.rows("val"), run.cfg.seed), None
     with run.lock:                               # released on return and on error; the OS drops it on a crash
         while run.epoch < run.cfg.epochs:
-            # the matmuls are small (B·T × D): a BLAS thread hand-off costs more than it saves
+            # one BLAS thread: a second one waits for a core Numba's threads hold (benchmarks/bench_step.py)
             with threadpool_limits(1, user_api="blas"):
                 row = run_epoch(run, progress)
                 diag, final = diagnostics.measure(run, diag_rows, run.cfg.seed)
