@@ -157,7 +157,7 @@ def main():
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"one training step, B = {B}, D = {D}, projector {PROJECTOR}, {N_ITEMS} items, float32, "
           f"tinybt backend {args.backend}; median of {repeats} interleaved repeats; {os.cpu_count()} CPUs, "
-          f"{numba.get_num_threads()} Numba / {torch_threads()} torch threads, {args.blas_threads} BLAS for tinybt, "
+          f"{numba.get_num_threads()} Numba / {torch_threads()} torch threads, BLAS threads for tinybt {args.blas_threads}, "
           f"load average at start {load}\n")
     print("| step | encoder | T | tinybt ms | PyTorch ms | tinybt / PyTorch |")
     print("|---|---|---:|---:|---:|---:|", flush=True)
