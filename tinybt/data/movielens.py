@@ -2,8 +2,8 @@
 
 All three ratings files are lines of `user SEP item SEP rating SEP timestamp`,
 parsed by `parse_ratings`: a regular expression per line here, a Numba kernel
-over the file's bytes on the fast path (tinybt/kernels/parse.py, 20M rows in
-seconds). The small metadata files (movies, users) are read line by line in Python.
+over the file's bytes on the fast path (tinybt/kernels/parse.py; benchmarks/bench_parse.py
+times both). The small metadata files (movies, users) are read line by line in Python.
 
 Items are the union of the catalog (movies file) and the rated ids; users the
 union of the users file and the raters. Genres keep the files' names;
