@@ -4,7 +4,7 @@ One pass per row with float64 accumulators, writing into preallocated outputs:
 the NumPy version makes a (N, D) temporary for every one of its ~10 array operations.
 The backward accumulates dweight and dbias in the same row loop. The row sums may be
 reassociated (fastmath "reassoc"), so LLVM splits them over SIMD lanes instead of one
-add waiting for the last: 3x faster forward, 1.7x backward at (3264, 64) float32.
+add waiting for the last.
 """
 
 from typing import NamedTuple

@@ -8,8 +8,9 @@ and runs every position-wise layer (LayerNorm, the QKV / output / FFN GEMMs, GEL
 on N rows instead of B·T. Attention runs per sequence over its own L_b tokens
 (`_attention_fwd` / `_attention_bwd`, parallel over sequences, each head's three
 products by BLAS on contiguous copies, the softmax as row loops with kernels/exp.py's
-exp), so no padded key or query is ever scored. With ragged batches that halves the
-work, and it drops the (B, nh, T, T) masks and the reshapes of the reference path.
+exp), so no padded key or query is ever scored. With ragged batches that skips the
+padding's share of the work, and it drops the (B, nh, T, T) masks and the reshapes of
+the reference path (benchmarks/bench_step.py times the whole step on both paths).
 The residual adds write into the block's fresh arrays instead of new ones.
 Same function of the valid tokens; tests/test_kernels_transformer.py compares the
 whole encoder.
