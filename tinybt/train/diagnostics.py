@@ -19,7 +19,7 @@ All on one fixed sample of ≤ 512 validation users (`sample_rows`), in float64:
 
 import numpy as np
 
-from tinybt.losses.barlow import EPS, barlow_twins_forward, standardize_forward
+from tinybt.losses.barlow import barlow_twins_forward
 
 SAMPLE = 512        # val users per diagnostic pass
 HEATMAP_DIMS = 64   # C is shown on at most this many projector dimensions
@@ -69,27 +69,37 @@ def uniformity(u):
     return float(x.max() + np.log(np.mean(np.exp(x - x.max()))))   # log-mean-exp, stable
 
 
+def _barlow_twins(z1, z2, dims):
+    """Projector outputs z1, z2 (n, P) -> (bt_on, bt_off, C on projector dimensions `dims` (k, k)),
+    from one float64 pass of the loss: its cache holds the standardised views ẑ1, ẑ2."""
+    res, cache = barlow_twins_forward(np.asarray(z1, np.float64), np.asarray(z2, np.float64), 0.0)
+    P = z1.shape[1]
+    C = cache.zh1[:, dims].T @ cache.zh2[:, dims] / len(cache.zh1)     # the loss's C = ẑ1ᵀ ẑ2 / n
+    return float(res.on_diag) / P, float(res.off_diag) / max(P * (P - 1), 1), C
+
+
 def bt_terms(z1, z2):
     """Projector outputs z1, z2 (n, P) -> (bt_on, bt_off), normalised as in the module docstring."""
-    res, _ = barlow_twins_forward(np.asarray(z1, np.float64), np.asarray(z2, np.float64), 0.0)
-    P = z1.shape[1]
-    return float(res.on_diag) / P, float(res.off_diag) / max(P * (P - 1), 1)
+    return _barlow_twins(z1, z2, [])[:2]
 
 
 def cross_correlation(z1, z2, dims):
     """C restricted to projector dimensions `dims`: standardised z1[:, dims]ᵀ z2[:, dims] / n."""
-    a, b = (standardize_forward(np.asarray(z, np.float64)[:, dims], EPS)[0] for z in (z1, z2))
-    return a.T @ b / len(a)
+    return _barlow_twins(z1, z2, dims)[2]
 
 
-def summarise(u, u1, u2, z=None):
-    """One metrics row: u (n, D) plain user vectors, u1/u2 the two views' (n, D), z = (z1, z2) or None."""
+def summarise(u, u1, u2, z=None, dims=None):
+    """One metrics row and the report's arrays {"std": (D,), "C": (k, k) or None}.
+
+    u (n, D) plain user vectors, u1/u2 the two views' (n, D), z = the views' projector
+    outputs (z1, z2) or None, dims the k projector dimensions C is kept on."""
     std = per_dim_std(u)
     row = {"eff_rank": effective_rank(u), "std_min": float(std.min()), "std_median": float(np.median(std)),
            "std_max": float(std.max()), "align": alignment(u1, u2), "uniform": uniformity(u1)}
+    C = None
     if z is not None:
-        row["bt_on"], row["bt_off"] = bt_terms(*z)
-    return row
+        row["bt_on"], row["bt_off"], C = _barlow_twins(*z, dims)
+    return row, {"std": std, "C": C}
 
 
 def measure(run, rows, seed):
@@ -108,10 +118,9 @@ def measure(run, rows, seed):
     (ids1, len1), (ids2, len2) = barlow_views(run.seqs, rows, np.random.default_rng(seed), run.aug, run.cfg.max_len)
     uv, _ = encoder_forward(stack_views(ids1, ids2), np.concatenate([len1, len2]), run.params, run.enc)
     u1, u2 = uv[:len(rows)], uv[len(rows):]
-    z, C = None, None
+    z, dims = None, None
     if run.cfg.objective == "barlow":
         z = tuple(projector_forward(x, run.params, dict(run.buffers))[0] for x in (u1, u2))
         P = z[0].shape[1]
         dims = np.sort(np.random.default_rng(seed).choice(P, min(P, HEATMAP_DIMS), replace=False))
-        C = cross_correlation(*z, dims)
-    return summarise(u, u1, u2, z), {"std": per_dim_std(u), "C": C}
+    return summarise(u, u1, u2, z, dims)
