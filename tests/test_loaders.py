@@ -304,10 +304,20 @@ def test_trailing_blank_lines_of_a_ratings_file_are_accepted(tmp_path, tail):
     assert list(user) == [1, 2] and list(ts) == [978300760, 978301968]
 
 
+@pytest.mark.parametrize("tail", ["\n", "\r\n\r\n", "\n \n\t"])
+def test_trailing_blank_lines_of_review_json_are_accepted(tmp_path, tail):
+    (tmp_path / "review.json").write_text(_review("u", "b", 4, "2016-01-01").rstrip("\n") + tail)
+    assert list(yelp.read_reviews(tmp_path / "review.json")[4]) == [4]
+
+
 def test_a_blank_line_in_the_middle_is_still_an_error(tmp_path):
     (tmp_path / "ratings.dat").write_text("1::10::5::978300760\n\n2::10::4::978301968\n")
     with pytest.raises(TinyBTError, match=r"ratings\.dat:2: "):
         movielens.read_ratings(tmp_path / "ratings.dat", b"::")
+    good = _review("u", "b", 4, "2016-01-01")
+    (tmp_path / "review.json").write_text(good + "\n" + good)
+    with pytest.raises(TinyBTError, match=r"review\.json:2: expected a JSON object"):
+        yelp.read_reviews(tmp_path / "review.json")
 
 
 def test_suspicious_rows_warn_once_with_counts(tmp_path):

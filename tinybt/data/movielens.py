@@ -82,13 +82,9 @@ def read_ratings(path, sep, header=None):
     """(user, item, rating, timestamp) arrays of a MovieLens ratings file.
 
     sep: the field separator (b"::", b",", b"\\t"); header: the expected first line.
-    Blank lines at the end of the file are ignored.
+    Blank lines at the end of the file are ignored (read_bytes).
     """
     buf = read_bytes(path)
-    end = len(buf)
-    while end and buf[end - 1] in b"\r\n \t":
-        end -= 1
-    buf = buf[:end + 1 if end < len(buf) else end]    # keep one newline after the last line
     pos, first = 0, 1
     if header is not None:
         head = bytes(buf[:4096])

@@ -16,10 +16,15 @@ from tinybt.errors import TinyBTError
 
 
 def read_bytes(path):
-    """The file's bytes as a read-only uint8 array (empty array for an empty file)."""
+    """The file's bytes as a read-only uint8 array, without the blank lines at its end
+    (an editor's or a concatenation's; one newline after the last line is kept)."""
     if os.path.getsize(path) == 0:
         return np.zeros(0, np.uint8)
-    return np.memmap(path, dtype=np.uint8, mode="r")
+    buf = np.memmap(path, dtype=np.uint8, mode="r")
+    end = len(buf)
+    while end and buf[end - 1] in b"\r\n \t":
+        end -= 1
+    return buf[:end + 1 if end < len(buf) else end]
 
 
 def line_error(path, buf, start, lineno, why):

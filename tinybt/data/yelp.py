@@ -6,7 +6,8 @@ line's JSON strings left to right with regular expressions here and in one Numba
 pass over the bytes on the fast path (tinybt/kernels/parse.py); the ids are
 indexed with np.unique. business.json (one line per business) goes through the
 json module. A truncated last line (an interrupted download or a cut head of the
-file) is skipped with a warning; any other bad line is an error.
+file) is skipped with a warning, blank lines at the end are ignored; any other bad
+line is an error.
 """
 
 import json
