@@ -6,7 +6,7 @@ pools over valid positions only. So this path packs the valid tokens of the batc
 into one (N, D) array (N = Σ lengths, sequence b's tokens contiguous from starts[b])
 and runs every position-wise layer (LayerNorm, the QKV / output / FFN GEMMs, GELU)
 on N rows instead of B·T. Attention runs per sequence over its own L_b tokens
-(`_attention_fwd` / `_attention_bwd`, parallel over sequences, each head's three
+(`_attention_fwd` / `_attention_bwd`, parallel over sequences, each head's matrix
 products by BLAS on contiguous copies, the softmax as row loops with kernels/exp.py's
 exp), so no padded key or query is ever scored. With ragged batches that skips the
 padding's share of the work, and it drops the (B, nh, T, T) masks and the reshapes of
