@@ -10,7 +10,7 @@ on N rows instead of B·T. Attention runs per sequence over its own L_b tokens
 products by BLAS on contiguous copies, the softmax as row loops with kernels/exp.py's
 exp), so no padded key or query is ever scored. With ragged batches that skips the
 padding's share of the work, and it drops the (B, nh, T, T) masks and the reshapes of
-the reference path (benchmarks/bench_step.py times the whole step on both paths).
+the reference path (`benchmarks/bench_step.py --backend fast|reference` times a step).
 The residual adds write into the block's fresh arrays instead of new ones.
 Same function of the valid tokens; tests/test_kernels_transformer.py compares the
 whole encoder.
