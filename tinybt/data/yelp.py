@@ -123,7 +123,7 @@ def scan_reviews(buf):
     pos, bad, truncated = 0, -1, False
     for k, line in enumerate(lines):
         last = k == len(lines) - 1                      # the only line without a newline
-        e = len(line.rstrip(b"\r \t"))                 # line[b:e]: the line without its outer blanks
+        e = len(line.rstrip(b"\r \t"))                  # line[b:e]: the line without its outer blanks
         b = e - len(line[:e].lstrip(b" \t"))
         if b == e and last:                             # blanks after the last line
             break
