@@ -120,6 +120,8 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--projector", default=_T.projector, show_default=True, help="BT projector widths.")
 @click.option("--lambd", type=float, default=_T.lambd, show_default=True, help="BT off-diagonal weight.")
 @click.option("--tau", type=float, default=_T.tau, show_default=True, help="Dual-encoder temperature.")
+@click.option("--sampling-correction", type=click.Choice(["logq", "none"]), default=_T.sampling_correction,
+              show_default=True, help="Dual encoder: subtract each in-batch item's log target frequency.")
 @click.option("--lr", type=float, default=_T.lr, show_default=True, help="Peak learning rate.")
 @click.option("--warmup", type=float, default=_T.warmup, show_default=True, help="Warm-up fraction of all steps.")
 @click.option("--min-lr", type=float, default=_T.min_lr, show_default=True, help="Learning rate at the end of the cosine.")
