@@ -10,7 +10,7 @@ from tinybt.cli import main
 from tinybt.compare import PLOTS, format_compare, plot, row_name, scaled_lr
 from tinybt.errors import TinyBTError
 from tinybt.evaluate import BAG, RANDOM
-from tinybt.train.config import TrainConfig
+from tinybt.train.config import TrainConfig, default_lr
 from tinybt.train.examples import history_lengths
 from tinybt.train.trainer import load_sequences
 
@@ -49,6 +49,7 @@ def test_every_objective_batch_size_and_seed_is_trained_and_probed(compared):
     assert "pretrained on every user's history" in md and "Wall time of this command" in md
     for r in runs:
         assert (out / f"{r['objective']}-b{r['batch_size']}-s{r['seed']}" / "checkpoint.npz").is_file()
+        assert r["lr"] == default_lr(r["batch_size"])            # no --lr: each batch size's default
 
 
 @pytest.mark.slow

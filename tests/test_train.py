@@ -45,6 +45,14 @@ def test_config_round_trips_through_json():
         TrainConfig.from_json(json.dumps({"dim": 8, "colour": "red"}))
 
 
+def test_default_lr_shrinks_with_the_batch_and_an_explicit_lr_is_kept():
+    assert TrainConfig(batch_size=128).validate().lr == pytest.approx(3e-2)
+    assert TrainConfig(batch_size=16).validate().lr == pytest.approx(3e-2 * (16 / 128) ** 0.5)
+    assert TrainConfig(batch_size=16, lr=1e-3).validate().lr == 1e-3
+    cfg = TrainConfig(batch_size=32).validate()
+    assert TrainConfig.from_json(cfg.to_json()).lr == cfg.lr            # config.json holds the number used
+
+
 def test_pretrain_users_all_by_default_and_old_runs_load_as_train(data_dir, tmp_path):
     assert TrainConfig().pretrain_users == "all"
     old = json.loads(TrainConfig(dim=8).to_json())

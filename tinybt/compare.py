@@ -3,9 +3,10 @@
 For one dataset and encoder, both objectives train at each batch size for the same
 number of epochs, so every run sees the same training examples (one per pretraining
 user per epoch, less the dropped last partial batch) and a batch of 16 takes 16× the
-optimiser steps of a batch of 256. Peak learning rate: the same for every batch size
-by default (Adam's step size does not grow with the batch; the schedule's warm-up and
-cosine are fractions of each run's own steps); `--lr-scaling sqrt` uses lr·√(B/128).
+optimiser steps of a batch of 256. Peak learning rate: each batch size's default,
+3e-2·√(B/128) (train/config.py's default_lr, validated on val users in docs/tuning.md);
+the schedule's warm-up and cosine are fractions of each run's own steps. With `--lr`, every batch size gets that lr, or
+lr·√(B/128) with `--lr-scaling sqrt`.
 Each (objective, batch size) trains `--seeds-pretrain` times (seeds seed, seed+1, ...),
 so the seed-to-seed spread enters every interval (stats.py's two-level bootstrap).
 
@@ -32,11 +33,11 @@ from tinybt.evaluate import BAG, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fra
     check_tasks, dataset_title, difference, encoder_run, reference_arms, score, summarise
 from tinybt.probe import FOLDS, LABEL_FRACTIONS
 from tinybt.probe.report import MAJORITY, format_differences, format_probe_tables, format_retrieval, protocol_line
+from tinybt.train.config import LR, LR_BATCH
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 OBJECTIVES = ("barlow", "dual")
 SEEDS_PRETRAIN = 3
-LR_BASE_BATCH = 128
 PLOTS = ("accuracy_vs_batch", "accuracy_vs_labels")
 
 
@@ -49,7 +50,7 @@ def scaled_lr(lr, batch_size, scaling):
     if scaling == "none":
         return lr
     if scaling == "sqrt":
-        return lr * math.sqrt(batch_size / LR_BASE_BATCH)
+        return lr * math.sqrt(batch_size / LR_BATCH)
     raise TinyBTError(f"--lr-scaling: expected none or sqrt, got {scaling!r}")
 
 
@@ -109,7 +110,8 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     for objective in OBJECTIVES:
         for B in batch_sizes:
             for s in pretrain_seeds:
-                cfg = replace(base, objective=objective, batch_size=B, lr=scaled_lr(base.lr, B, lr_scaling), seed=s)
+                lr = None if settings.get("lr") is None else scaled_lr(base.lr, B, lr_scaling)   # None: default_lr(B)
+                cfg = replace(base, objective=objective, batch_size=B, lr=lr, seed=s).validate()
                 path = out / f"{objective}-b{B}-s{s}"
                 metrics = train_or_reuse(cfg, path, echo)
                 seconds = sum(r["seconds"] for r in metrics)
@@ -136,7 +138,8 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
                             (f"Barlow Twins − {BAG}", lambda B: BAG),
                             (f"Barlow Twins − {RANDOM}", lambda B: RANDOM))}
     meta = {"settings": asdict(base), "dataset": dataset_title(ds), "batch_sizes": batch_sizes,
-            "lr_scaling": lr_scaling, "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds,
+            "lr_rule": (f"{LR:g}·√(B/{LR_BATCH}) (the default)" if settings.get("lr") is None
+                        else f"{base.lr:g} (scaling: {lr_scaling})"), "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds,
             "folds": folds, "split": split, "pretrain_seeds": pretrain_seeds,
             "pretrain_users": base.pretrain_users, "pretrain_text": PRETRAIN_TEXT[base.pretrain_users],
             "jobs": jobs, "runs": runs, "probe_seconds": round(time.perf_counter() - t0, 1),
@@ -161,9 +164,10 @@ def format_compare(results, meta, plotted):
     s = meta["settings"]
     train_s = sum(r["train_seconds"] for r in meta["runs"])
     lines = [f"# Barlow Twins vs dual encoder: {meta['dataset']}, {s['encoder']}", "",
-             f"{s['epochs']} epoch(s) per run (same examples for every batch size), peak lr {s['lr']:g} "
-             f"(scaling: {meta['lr_scaling']}), D={s['dim']}, max_len={s['max_len']}, projector "
-             f"{s['projector']}, λ={s['lambd']:g}, τ={s['tau']:g}, augment {s['augment']}, "
+             f"{s['epochs']} epoch(s) per run (same examples for every batch size), peak lr {meta['lr_rule']}, "
+             f"D={s['dim']}, pooling {s['pooling']}, max_len={s['max_len']}, projector "
+             f"{s['projector']}, λ={s['lambd']:g}, τ={s['tau']:g}, dual-encoder sampling correction "
+             f"{s['sampling_correction']}, augment {s['augment']}, "
              f"pretraining seeds {', '.join(map(str, meta['pretrain_seeds']))}.", "",
              protocol_line(meta), "",
              f"Wall time of this command: {meta['wall_seconds']:.0f} s (training {train_s:.0f} s summed over runs, "

@@ -21,6 +21,14 @@ from pathlib import Path
 from tinybt.errors import TinyBTError
 
 PRETRAIN_USERS = ("all", "train")
+LR = 3e-2             # the peak lr tuned at batch LR_BATCH on validation users (docs/tuning.md)
+LR_BATCH = 128
+
+
+def default_lr(batch_size):
+    """LR·√(B/LR_BATCH): smaller batches take more, noisier steps, so each is smaller (the
+    square-root rule for Adam); validated at B = 16, 64, 256 in docs/tuning.md."""
+    return LR * math.sqrt(batch_size / LR_BATCH)
 
 
 @dataclass
@@ -40,7 +48,7 @@ class TrainConfig:
     lambd: float = 0.005               # off-diagonal weight, ~1/P as in the BT paper
     tau: float = 0.1                   # dual-encoder softmax temperature
     sampling_correction: str = "logq"  # dual encoder: logq (subtract log target frequency) | none; docs/tuning.md
-    lr: float = 3e-2                   # peak learning rate (after warm-up); tuned on val users, docs/tuning.md
+    lr: float | None = None            # peak learning rate (after warm-up); None: default_lr(batch_size)
     min_lr: float = 0.0                # cosine floor
     warmup: float = 0.05               # fraction of all steps spent warming up linearly
     weight_decay: float = 0.0          # decoupled (AdamW); 0 = plain Adam
@@ -94,6 +102,8 @@ class TrainConfig:
         need(math.isfinite(self.tau) and self.tau > 0, "--tau", f"must be > 0, got {self.tau}")
         need(self.sampling_correction in ("logq", "none"), "--sampling-correction",
              f"expected logq or none, got {self.sampling_correction!r}")
+        if self.lr is None:                     # resolved once: config.json records the number used
+            self.lr = default_lr(self.batch_size)
         need(math.isfinite(self.lr) and self.lr > 0, "--lr", f"must be > 0, got {self.lr}")
         need(0 <= self.min_lr <= self.lr, "--min-lr", f"must lie in [0, --lr], got {self.min_lr}")
         need(0 <= self.warmup < 1, "--warmup", f"must be a fraction in [0, 1), got {self.warmup}")
