@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tinybt.cli import main
-from tinybt.compare import PLOTS, format_compare, plot, row_name, scaled_lr
+from tinybt.compare import PLOTS, format_compare, format_robustness, plot, row_name, scaled_lr
 from tinybt.errors import TinyBTError
 from tinybt.evaluate import BAG, RANDOM
 from tinybt.train.config import TrainConfig, default_lr
@@ -82,6 +82,19 @@ def test_difference_tables_are_paired_barlow_minus_the_others(compared):
         first = d["probe"]["mainstream"][0]
         assert f"| mainstream | {B} | {100 * first['mean']:+.1f} [{100 * first['lo']:+.1f}, " in md
         assert d["recall"] is not None
+
+
+@pytest.mark.slow
+def test_batch_size_robustness_table(compared):
+    """The drop from the largest to the smallest batch, recomputed from the arms' means."""
+    res = compared[1]
+    md = format_robustness(res["results"], res["meta"])
+    assert md[0] == "## Batch-size robustness: B = 64 → 32"
+    cell = lambda B, i: res["results"]["probe"]["mainstream"]["rows"][row_name("barlow", B)]["cells"][i]["accuracy"]["mean"]  # noqa: E731
+    drops = [100 * (cell(64, i) - cell(32, i)) / cell(64, i) for i in range(2)]
+    assert f"{drops[0]:+.1f} %" in md[6] and f"{drops[1]:+.1f} %" in md[7]
+    assert any(line.startswith(f"Barlow Twins: mean relative drop {sum(drops) / 2:+.1f} %") for line in md)
+    assert format_robustness(res["results"], res["meta"] | {"batch_sizes": [32]}) == []
 
 
 @pytest.mark.slow

@@ -181,6 +181,7 @@ def format_compare(results, meta, plotted):
         lines += [f"![{p}]({p})" for p in plotted] + [""]
     else:
         lines += ["(matplotlib is not installed: tables only; `pip install matplotlib` for the plots.)", ""]
+    lines += format_robustness(results, meta)
     lines += ["## Per task", ""] + format_probe_tables(results) + format_retrieval(results)
     lines += ["## Runs", "", "| objective | batch | seed | lr | steps | train s | final loss |",
               "|---|---:|---:|---:|---:|---:|---:|"]
@@ -188,6 +189,36 @@ def format_compare(results, meta, plotted):
         lines.append(f"| {OBJECTIVE_ROW[r['objective']]} | {r['batch_size']} | {r['seed']} | {r['lr']:.3g} | "
                      f"{r['steps']} | {r['train_seconds']:.0f} | {r['final_loss']:.4g} |")
     return "\n".join(lines) + "\n"
+
+
+def format_robustness(results, meta):
+    """Accuracy at the largest and smallest batch and the relative drop, per objective (the
+    paper's claim is that Barlow Twins loses less); [] with one batch size."""
+    lo, hi = min(meta["batch_sizes"]), max(meta["batch_sizes"])
+    if lo == hi:
+        return []
+    fractions = meta["label_fractions"]
+    head = [f"{OBJECTIVE_ROW[o]} {c}" for o in OBJECTIVES for c in (f"B={hi}", f"B={lo}", "drop")]
+    lines = [f"## Batch-size robustness: B = {hi} → {lo}", "",
+             "Accuracy % (mean [95 % interval] per arm; not a paired difference) and the relative drop "
+             f"100·(acc(B={hi}) − acc(B={lo})) / acc(B={hi}).", "",
+             "| task | labels | " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(head)]
+    drops = {o: [] for o in OBJECTIVES}
+    for task in _probed(results, meta):
+        for i, f in enumerate(fractions):
+            cells = []
+            for o in OBJECTIVES:
+                a, b = (results["probe"][task]["rows"][row_name(o, B)]["cells"][i]["accuracy"] for B in (hi, lo))
+                drops[o].append(100 * (a["mean"] - b["mean"]) / a["mean"])
+                cells += [f"{100 * c['mean']:.1f} [{100 * c['lo']:.1f}, {100 * c['hi']:.1f}]" for c in (a, b)]
+                cells.append(f"{drops[o][-1]:+.1f} %")
+            lines.append(f"| {task} | {100 * f:g} % | " + " | ".join(cells) + " |")
+    lines.append("")
+    for o, d in drops.items():
+        if d:
+            lines.append(f"{OBJECTIVE_ROW[o]}: mean relative drop {sum(d) / len(d):+.1f} % "
+                         f"(cells from {min(d):+.1f} % to {max(d):+.1f} %).  ")
+    return lines + [""]
 
 
 def plot(results, meta, out):
