@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from tinybt.cli import main
-from tinybt.compare import PLOTS, format_compare, plot, row_name, scaled_lr
+from tinybt.compare import PLOTS, format_compare, format_robustness, plot, row_name, scaled_lr
 from tinybt.errors import TinyBTError
 from tinybt.evaluate import BAG, RANDOM
-from tinybt.train.config import TrainConfig
+from tinybt.train.config import TrainConfig, default_lr
 from tinybt.train.examples import history_lengths
 from tinybt.train.trainer import load_sequences
 
@@ -49,6 +49,7 @@ def test_every_objective_batch_size_and_seed_is_trained_and_probed(compared):
     assert "pretrained on every user's history" in md and "Wall time of this command" in md
     for r in runs:
         assert (out / f"{r['objective']}-b{r['batch_size']}-s{r['seed']}" / "checkpoint.npz").is_file()
+        assert r["lr"] == default_lr(r["batch_size"])            # no --lr: each batch size's default
 
 
 @pytest.mark.slow
@@ -81,6 +82,19 @@ def test_difference_tables_are_paired_barlow_minus_the_others(compared):
         first = d["probe"]["mainstream"][0]
         assert f"| mainstream | {B} | {100 * first['mean']:+.1f} [{100 * first['lo']:+.1f}, " in md
         assert d["recall"] is not None
+
+
+@pytest.mark.slow
+def test_batch_size_robustness_table(compared):
+    """The drop from the largest to the smallest batch, recomputed from the arms' means."""
+    res = compared[1]
+    md = format_robustness(res["results"], res["meta"])
+    assert md[0] == "## Batch-size robustness: B = 64 → 32"
+    cell = lambda B, i: res["results"]["probe"]["mainstream"]["rows"][row_name("barlow", B)]["cells"][i]["accuracy"]["mean"]  # noqa: E731
+    drops = [100 * (cell(64, i) - cell(32, i)) / cell(64, i) for i in range(2)]
+    assert f"{drops[0]:+.1f} %" in md[6] and f"{drops[1]:+.1f} %" in md[7]
+    assert any(line.startswith(f"Barlow Twins: mean relative drop {sum(drops) / 2:+.1f} %") for line in md)
+    assert format_robustness(res["results"], res["meta"] | {"batch_sizes": [32]}) == []
 
 
 @pytest.mark.slow

@@ -54,7 +54,8 @@ def setup(name):
     ids, lengths = view(T)
     targets = rng.integers(1, V + 1, B)
     targets[5] = targets[1]                 # a duplicate next item across the two processes' rows
-    return cfg, enc, params, buffers, (ids, lengths, targets)
+    log_q = np.log(rng.uniform(0.01, 1.0, V + 2))[targets]     # the logQ correction's per-target shift
+    return cfg, enc, params, buffers, (ids, lengths, targets, log_q)
 
 
 def port_step(name, dtype, rank=0, world=1, naive=False):
@@ -78,7 +79,8 @@ def tinybt_step(name):
     if cfg.objective == "barlow":
         res, cache = barlow_forward(params, buffers, (batch[:2], batch[2:]), cfg.lambd, enc)
         return float(res.loss), barlow_backward(1.0, cache)[1]
-    loss, cache = dual_forward(params, *batch, cfg.tau, enc)
+    ids, lengths, targets, log_q = batch
+    loss, cache = dual_forward(params, ids, lengths, targets, cfg.tau, enc, log_q)
     return float(loss), dual_backward(1.0, cache)[1]
 
 
@@ -168,11 +170,14 @@ def test_refuses_an_existing_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_torchrun_run_matches_tinybt_and_is_probed(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("objective", ["barlow", "dual"])
+def test_torchrun_run_matches_tinybt_and_is_probed(tmp_path, monkeypatch, capsys, objective):
     """`torchrun --nproc_per_node 2 train_ddp.py` on a tiny synthetic run writes the run folder
     tinybt writes for the same config: same checkpoint keys and dtypes, the same parameters up
-    to float32 rounding (~1e-6 measured after 25 steps), and `tinybt embed` / `probe` read it."""
-    settings = {"dataset": "synthetic", "epochs": 1, "dim": 8, "max_len": 12, "projector": "16-16", "batch_size": 64}
+    to float32 rounding (~1e-6 measured after 25 steps), and `tinybt embed` / `probe` read it.
+    The dual encoder's run uses the default logQ correction, so its draws are checked too."""
+    settings = {"dataset": "synthetic", "objective": objective, "epochs": 1, "dim": 8, "max_len": 12,
+                "projector": "16-16", "batch_size": 64}
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
     code, _, _ = run_cli(["train", *flags, "--no-probe", "--out", tmp_path / "ref"], monkeypatch, capsys)
     assert code == 0
@@ -197,4 +202,5 @@ def test_torchrun_run_matches_tinybt_and_is_probed(tmp_path, monkeypatch, capsys
     assert code == 0 and np.load(tmp_path / "u.npy").shape[1] == 8
     code, out, _ = run_cli(["probe", tmp_path / "ddp", "--tasks", "favorite_genre", "--seeds", "1",
                             "--label-fractions", "1"], monkeypatch, capsys)
-    assert code == 0 and "Barlow Twins (gru)" in out and (tmp_path / "ddp" / "results.json").is_file()
+    row = {"barlow": "Barlow Twins (gru)", "dual": "dual encoder (gru)"}[objective]
+    assert code == 0 and row in out and (tmp_path / "ddp" / "results.json").is_file()

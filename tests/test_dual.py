@@ -6,9 +6,9 @@ from tinybt.gradcheck import numeric_grad, rel_error
 from tinybt.losses.dual import dual_encoder_backward, dual_encoder_forward, duplicate_mask
 
 
-def dual_encoder_loss(u, e, ids, tau):
+def dual_encoder_loss(u, e, ids, tau, log_q=None):
     """(loss, du, de): the forward, then the backward with dloss = 1."""
-    loss, cache = dual_encoder_forward(u, e, ids, tau)
+    loss, cache = dual_encoder_forward(u, e, ids, tau, log_q)
     (du, de), _ = dual_encoder_backward(1.0, cache)
     return loss, du, de
 
@@ -27,6 +27,39 @@ def test_gradients_match_finite_differences(ids):
     f = lambda: float(dual_encoder_loss(u, e, ids, 0.2)[0])  # noqa: E731
     assert rel_error(du, numeric_grad(f, u)) < 1e-7
     assert rel_error(de, numeric_grad(f, e)) < 1e-7
+
+
+@pytest.mark.parametrize("ids", [None, [3, 1, 3, 2, 5, 1]])
+def test_gradients_with_log_q_match_finite_differences(ids):
+    u, e, ids = batch(7, ids=ids)
+    log_q = np.log(np.random.default_rng(8).uniform(0.01, 1, len(ids)))
+    _, du, de = dual_encoder_loss(u, e, ids, 0.2, log_q)
+    f = lambda: float(dual_encoder_loss(u, e, ids, 0.2, log_q)[0])  # noqa: E731
+    assert rel_error(du, numeric_grad(f, u)) < 1e-7
+    assert rel_error(de, numeric_grad(f, e)) < 1e-7
+
+
+def test_log_q_matches_definition():
+    """loss = mean_i −log softmax(cos/τ − log q)_i: a popular column is a weaker negative, and the
+    positive's own log q raises its term by log q_i relative to the others."""
+    u, e, ids = batch(9)
+    q = np.array([0.4, 0.05, 0.2, 0.1, 0.15, 0.1])
+    cos = np.array([[a @ b / np.linalg.norm(a) / np.linalg.norm(b) for b in e] for a in u])
+    s = cos / 0.5 - np.log(q)[None, :]
+    want = np.mean([np.log(np.exp(s[i]).sum()) - s[i, i] for i in range(len(u))])
+    assert dual_encoder_loss(u, e, ids, 0.5, np.log(q))[0] == pytest.approx(want, rel=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.floats(-20.0, 20.0))
+def test_uniform_log_q_changes_nothing(seed, c):
+    """A softmax ignores a shift shared by every column: log q = c everywhere is no correction."""
+    u, e, ids = batch(seed, ids=np.random.default_rng(seed).integers(0, 3, 6))
+    a, du, de = dual_encoder_loss(u, e, ids, 0.3)
+    b, du2, de2 = dual_encoder_loss(u, e, ids, 0.3, np.full(6, c))
+    assert b == pytest.approx(a, rel=1e-9, abs=1e-12)
+    np.testing.assert_allclose(du2, du, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(de2, de, rtol=1e-7, atol=1e-12)
 
 
 def test_matches_definition_without_duplicates():
@@ -106,6 +139,8 @@ def test_errors():
         dual_encoder_loss(u, e[:3], ids, 0.1)
     with pytest.raises(ValueError, match="tau"):
         dual_encoder_loss(u, e, ids, 0.0)
+    with pytest.raises(ValueError, match="log_q"):
+        dual_encoder_loss(u, e, ids, 0.1, np.zeros(3))
 
 
 def test_matches_torch():

@@ -173,7 +173,7 @@ def test_default_folder_names_never_collide(tmp_path, monkeypatch):
 @pytest.mark.parametrize("field, value, expect", [
     ("epochs", "3", '"epochs" must be an integer, got "3"'),
     ("epochs", 3.5, '"epochs" must be an integer, got 3.5'),
-    ("lr", "0.01", '"lr" must be a number, got "0.01"'),
+    ("lr", "0.01", '"lr" must be a number or null, got "0.01"'),
     ("batch_size", 64.0, '"batch_size" must be an integer, got 64.0'),
     ("seed", "abc", '"seed" must be an integer, got "abc"'),
     ("data_dir", 5, '"data_dir" must be a string or null, got 5'),

@@ -12,7 +12,7 @@ from tinybt.errors import TinyBTError
 from tinybt.train import checkpoint, trainer
 from tinybt.train.config import TrainConfig
 from tinybt.train.embed import embed, load_run
-from tinybt.train.examples import barlow_views, next_item_pairs
+from tinybt.train.examples import barlow_views, next_item_log_q, next_item_pairs
 from tinybt.train.trainer import train
 
 from train_helpers import assert_same_checkpoint, metrics, tiny_config
@@ -45,6 +45,14 @@ def test_config_round_trips_through_json():
         TrainConfig.from_json(json.dumps({"dim": 8, "colour": "red"}))
 
 
+def test_default_lr_shrinks_with_the_batch_and_an_explicit_lr_is_kept():
+    assert TrainConfig(batch_size=128).validate().lr == pytest.approx(3e-2)
+    assert TrainConfig(batch_size=16).validate().lr == pytest.approx(3e-2 * (16 / 128) ** 0.5)
+    assert TrainConfig(batch_size=16, lr=1e-3).validate().lr == 1e-3
+    cfg = TrainConfig(batch_size=32).validate()
+    assert TrainConfig.from_json(cfg.to_json()).lr == cfg.lr            # config.json holds the number used
+
+
 def test_pretrain_users_all_by_default_and_old_runs_load_as_train(data_dir, tmp_path):
     assert TrainConfig().pretrain_users == "all"
     old = json.loads(TrainConfig(dim=8).to_json())
@@ -75,6 +83,40 @@ def test_next_item_pairs_are_history_prefixes(lengths, max_len, seed):
         prefix = ids[b, :lens[b]]
         assert np.all(ids[b, lens[b]:] == 0) and 1 <= lens[b] <= max_len
         assert any(1 <= c <= len(h) - 1 and np.array_equal(prefix, h[max(0, c - max_len):c]) for c in t)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(2, 9), min_size=1, max_size=6), st.integers(0, 2**31))
+def test_next_item_log_q_is_the_exact_target_distribution(lengths, seed):
+    """q_i = P(next_item_pairs draws item i), by enumerating every (user, cut point) pair."""
+    rng = np.random.default_rng(seed)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    n_items = 6
+    seqs = SimpleNamespace(hist_values=rng.integers(1, n_items + 1, offsets[-1]), hist_offsets=offsets,
+                           n_items=n_items)
+    rows = np.arange(len(lengths))
+    want = np.zeros(n_items + 2)
+    for r in rows:                                   # user r w.p. 1/N, cut t w.p. 1/(L−1)
+        for t in range(1, lengths[r]):
+            want[seqs.hist_values[offsets[r] + t]] += 1 / len(rows) / (lengths[r] - 1)
+    q = np.exp(next_item_log_q(seqs, rows))
+    np.testing.assert_allclose(q, want, rtol=1e-12, atol=0)
+    assert q.sum() == pytest.approx(1.0) and q[0] == q[-1] == 0      # padding and [MASK] are never targets
+
+
+def test_dual_runs_correct_with_log_q_unless_told_not_to(data_dir, tmp_path):
+    """The default dual run shifts the loss by its targets' log q; old config.json files (no field)
+    load with the correction off, as they were trained."""
+    run = trainer.setup(tiny_config(data_dir, objective="dual"), out=tmp_path / "a")
+    assert np.array_equal(run.log_q, next_item_log_q(run.seqs, run.rows))
+    assert trainer.setup(tiny_config(data_dir, objective="dual", sampling_correction="none"),
+                         out=tmp_path / "b").log_q is None
+    assert trainer.setup(tiny_config(data_dir), out=tmp_path / "c").log_q is None       # Barlow Twins
+    old = json.loads(TrainConfig(objective="dual").to_json())
+    del old["sampling_correction"]
+    assert TrainConfig.from_json(json.dumps(old)).sampling_correction == "none"
+    with pytest.raises(TinyBTError, match="--sampling-correction: expected logq or none"):
+        TrainConfig(sampling_correction="yes").validate()
 
 
 def test_barlow_views_are_two_augmentations_of_the_same_rows(data_dir):

@@ -15,7 +15,7 @@ from tinybt import __version__
 from tinybt.atomic import check_folder
 from tinybt.errors import TinyBTError, one_line
 from tinybt.backend import BACKENDS, use_backend
-from tinybt.train.config import TrainConfig
+from tinybt.train.config import LR, LR_BATCH, TrainConfig
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -120,7 +120,10 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--projector", default=_T.projector, show_default=True, help="BT projector widths.")
 @click.option("--lambd", type=float, default=_T.lambd, show_default=True, help="BT off-diagonal weight.")
 @click.option("--tau", type=float, default=_T.tau, show_default=True, help="Dual-encoder temperature.")
-@click.option("--lr", type=float, default=_T.lr, show_default=True, help="Peak learning rate.")
+@click.option("--sampling-correction", type=click.Choice(["logq", "none"]), default=_T.sampling_correction,
+              show_default=True, help="Dual encoder: subtract each in-batch item's log target frequency.")
+@click.option("--lr", type=float, default=None,
+              help=f"Peak learning rate [default: {LR:g}·√(batch size / {LR_BATCH}), docs/tuning.md].")
 @click.option("--warmup", type=float, default=_T.warmup, show_default=True, help="Warm-up fraction of all steps.")
 @click.option("--min-lr", type=float, default=_T.min_lr, show_default=True, help="Learning rate at the end of the cosine.")
 @click.option("--weight-decay", type=float, default=_T.weight_decay, show_default=True, help="Decoupled (AdamW).")
@@ -219,7 +222,8 @@ def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, threads, d
 @click.option("--seeds-pretrain", type=int, default=3, show_default=True,
               help="Pretraining seeds per (objective, batch size): seed, seed+1, ...")
 @click.option("--lr-scaling", type=click.Choice(["none", "sqrt"]), default="none", show_default=True,
-              help="Peak lr per batch size: the same, or lr·sqrt(B/128).")
+              help="With --lr: the same peak lr at every batch size, or lr·sqrt(B/128). Without --lr "
+                   "each batch size takes its default.")
 @click.option("--out", default=None, help="Folder [default: runs/compare-<dataset>-<encoder>].")
 @_eval_options
 @click.pass_context

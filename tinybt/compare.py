@@ -3,9 +3,10 @@
 For one dataset and encoder, both objectives train at each batch size for the same
 number of epochs, so every run sees the same training examples (one per pretraining
 user per epoch, less the dropped last partial batch) and a batch of 16 takes 16× the
-optimiser steps of a batch of 256. Peak learning rate: the same for every batch size
-by default (Adam's step size does not grow with the batch; the schedule's warm-up and
-cosine are fractions of each run's own steps); `--lr-scaling sqrt` uses lr·√(B/128).
+optimiser steps of a batch of 256. Peak learning rate: each batch size's default,
+3e-2·√(B/128) (train/config.py's default_lr, validated on val users in docs/tuning.md);
+the schedule's warm-up and cosine are fractions of each run's own steps. With `--lr`, every batch size gets that lr, or
+lr·√(B/128) with `--lr-scaling sqrt`.
 Each (objective, batch size) trains `--seeds-pretrain` times (seeds seed, seed+1, ...),
 so the seed-to-seed spread enters every interval (stats.py's two-level bootstrap).
 
@@ -32,11 +33,11 @@ from tinybt.evaluate import BAG, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fra
     check_tasks, dataset_title, difference, encoder_run, reference_arms, score, summarise
 from tinybt.probe import FOLDS, LABEL_FRACTIONS
 from tinybt.probe.report import MAJORITY, format_differences, format_probe_tables, format_retrieval, protocol_line
+from tinybt.train.config import LR, LR_BATCH
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 OBJECTIVES = ("barlow", "dual")
 SEEDS_PRETRAIN = 3
-LR_BASE_BATCH = 128
 PLOTS = ("accuracy_vs_batch", "accuracy_vs_labels")
 
 
@@ -49,7 +50,7 @@ def scaled_lr(lr, batch_size, scaling):
     if scaling == "none":
         return lr
     if scaling == "sqrt":
-        return lr * math.sqrt(batch_size / LR_BASE_BATCH)
+        return lr * math.sqrt(batch_size / LR_BATCH)
     raise TinyBTError(f"--lr-scaling: expected none or sqrt, got {scaling!r}")
 
 
@@ -109,7 +110,8 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     for objective in OBJECTIVES:
         for B in batch_sizes:
             for s in pretrain_seeds:
-                cfg = replace(base, objective=objective, batch_size=B, lr=scaled_lr(base.lr, B, lr_scaling), seed=s)
+                lr = None if settings.get("lr") is None else scaled_lr(base.lr, B, lr_scaling)   # None: default_lr(B)
+                cfg = replace(base, objective=objective, batch_size=B, lr=lr, seed=s).validate()
                 path = out / f"{objective}-b{B}-s{s}"
                 metrics = train_or_reuse(cfg, path, echo)
                 seconds = sum(r["seconds"] for r in metrics)
@@ -136,7 +138,8 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
                             (f"Barlow Twins − {BAG}", lambda B: BAG),
                             (f"Barlow Twins − {RANDOM}", lambda B: RANDOM))}
     meta = {"settings": asdict(base), "dataset": dataset_title(ds), "batch_sizes": batch_sizes,
-            "lr_scaling": lr_scaling, "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds,
+            "lr_rule": (f"{LR:g}·√(B/{LR_BATCH}) (the default)" if settings.get("lr") is None
+                        else f"{base.lr:g} (scaling: {lr_scaling})"), "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds,
             "folds": folds, "split": split, "pretrain_seeds": pretrain_seeds,
             "pretrain_users": base.pretrain_users, "pretrain_text": PRETRAIN_TEXT[base.pretrain_users],
             "jobs": jobs, "runs": runs, "probe_seconds": round(time.perf_counter() - t0, 1),
@@ -161,9 +164,10 @@ def format_compare(results, meta, plotted):
     s = meta["settings"]
     train_s = sum(r["train_seconds"] for r in meta["runs"])
     lines = [f"# Barlow Twins vs dual encoder: {meta['dataset']}, {s['encoder']}", "",
-             f"{s['epochs']} epoch(s) per run (same examples for every batch size), peak lr {s['lr']:g} "
-             f"(scaling: {meta['lr_scaling']}), D={s['dim']}, max_len={s['max_len']}, projector "
-             f"{s['projector']}, λ={s['lambd']:g}, τ={s['tau']:g}, augment {s['augment']}, "
+             f"{s['epochs']} epoch(s) per run (same examples for every batch size), peak lr {meta['lr_rule']}, "
+             f"D={s['dim']}, pooling {s['pooling']}, max_len={s['max_len']}, projector "
+             f"{s['projector']}, λ={s['lambd']:g}, τ={s['tau']:g}, dual-encoder sampling correction "
+             f"{s['sampling_correction']}, augment {s['augment']}, "
              f"pretraining seeds {', '.join(map(str, meta['pretrain_seeds']))}.", "",
              protocol_line(meta), "",
              f"Wall time of this command: {meta['wall_seconds']:.0f} s (training {train_s:.0f} s summed over runs, "
@@ -177,6 +181,7 @@ def format_compare(results, meta, plotted):
         lines += [f"![{p}]({p})" for p in plotted] + [""]
     else:
         lines += ["(matplotlib is not installed: tables only; `pip install matplotlib` for the plots.)", ""]
+    lines += format_robustness(results, meta)
     lines += ["## Per task", ""] + format_probe_tables(results) + format_retrieval(results)
     lines += ["## Runs", "", "| objective | batch | seed | lr | steps | train s | final loss |",
               "|---|---:|---:|---:|---:|---:|---:|"]
@@ -184,6 +189,36 @@ def format_compare(results, meta, plotted):
         lines.append(f"| {OBJECTIVE_ROW[r['objective']]} | {r['batch_size']} | {r['seed']} | {r['lr']:.3g} | "
                      f"{r['steps']} | {r['train_seconds']:.0f} | {r['final_loss']:.4g} |")
     return "\n".join(lines) + "\n"
+
+
+def format_robustness(results, meta):
+    """Accuracy at the largest and smallest batch and the relative drop, per objective (the
+    paper's claim is that Barlow Twins loses less); [] with one batch size."""
+    lo, hi = min(meta["batch_sizes"]), max(meta["batch_sizes"])
+    if lo == hi:
+        return []
+    fractions = meta["label_fractions"]
+    head = [f"{OBJECTIVE_ROW[o]} {c}" for o in OBJECTIVES for c in (f"B={hi}", f"B={lo}", "drop")]
+    lines = [f"## Batch-size robustness: B = {hi} → {lo}", "",
+             "Accuracy % (mean [95 % interval] per arm; not a paired difference) and the relative drop "
+             f"100·(acc(B={hi}) − acc(B={lo})) / acc(B={hi}).", "",
+             "| task | labels | " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(head)]
+    drops = {o: [] for o in OBJECTIVES}
+    for task in _probed(results, meta):
+        for i, f in enumerate(fractions):
+            cells = []
+            for o in OBJECTIVES:
+                a, b = (results["probe"][task]["rows"][row_name(o, B)]["cells"][i]["accuracy"] for B in (hi, lo))
+                drops[o].append(100 * (a["mean"] - b["mean"]) / a["mean"])
+                cells += [f"{100 * c['mean']:.1f} [{100 * c['lo']:.1f}, {100 * c['hi']:.1f}]" for c in (a, b)]
+                cells.append(f"{drops[o][-1]:+.1f} %")
+            lines.append(f"| {task} | {100 * f:g} % | " + " | ".join(cells) + " |")
+    lines.append("")
+    for o, d in drops.items():
+        if d:
+            lines.append(f"{OBJECTIVE_ROW[o]}: mean relative drop {sum(d) / len(d):+.1f} % "
+                         f"(cells from {min(d):+.1f} % to {max(d):+.1f} %).  ")
+    return lines + [""]
 
 
 def plot(results, meta, out):

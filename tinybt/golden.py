@@ -75,7 +75,9 @@ CONVENTIONS = {
                          "eps=1e-8)) of the user vectors u (B, D) and next-item embeddings e (B, D); logits "
                          "S = u_hat e_hat^T / tau (B, B); loss = mean_i -log softmax(S_i)_i (in-batch negatives). "
                          "Duplicate next items: where item_ids[j] == item_ids[i] for j != i, column j is not a "
-                         "negative for row i: S_ij = -inf (zero gradient); every row still counts in the mean.",
+                         "negative for row i: S_ij = -inf (zero gradient); every row still counts in the mean. "
+                         "With input log_q (B,) (logQ correction), S_ij = u_hat_i . e_hat_j / tau - log_q[j] "
+                         "before the masking; log_q gets no grad.",
     "cross_entropy": "torch.nn.functional.cross_entropy(logits, y, weight=w, reduction='mean'): "
                      "sum_i w_{y_i} l_i / sum_i w_{y_i}.",
     "adam": "torch.optim.Adam / AdamW semantics: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; "

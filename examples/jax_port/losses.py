@@ -25,10 +25,13 @@ def unit_rows(x, eps=1e-8):
     return x / jnp.maximum(jnp.sqrt((x * x).sum(1, keepdims=True)), eps)
 
 
-def dual_encoder_loss(u, e, item_ids, tau):
-    """u, e (B, D), item_ids (B,) -> mean in-batch softmax cross-entropy over cosine / τ.
+def dual_encoder_loss(u, e, item_ids, tau, log_q=None):
+    """u, e (B, D), item_ids (B,) -> mean in-batch softmax cross-entropy over cosine / τ
+    − log_q (the logQ correction, if given (B,)).
     Column j ≠ i holding row i's own next item again is not a negative: logit −inf."""
     logits = unit_rows(u) @ unit_rows(e).T / tau
+    if log_q is not None:
+        logits = logits - log_q[None, :]
     dup = (item_ids[:, None] == item_ids[None, :]) & ~jnp.eye(len(item_ids), dtype=bool)
     logp = jax.nn.log_softmax(jnp.where(dup, -jnp.inf, logits), axis=1)
     return -jnp.diagonal(logp).mean()
@@ -43,8 +46,8 @@ def cross_entropy(logits, y, class_weights=None):
 
 port("barlow_twins")(lambda inputs, params, config: {
     "loss": barlow_twins_loss(inputs["z1"], inputs["z2"], config["lambd"], config["eps"])})
-port("dual_encoder")(lambda inputs, params, config: {
-    "loss": dual_encoder_loss(inputs["u"], inputs["e"], inputs["item_ids"], config["tau"])})
+port("dual_encoder", "dual_encoder_logq")(lambda inputs, params, config: {
+    "loss": dual_encoder_loss(inputs["u"], inputs["e"], inputs["item_ids"], config["tau"], inputs.get("log_q"))})
 port("cross_entropy", "cross_entropy_weighted")(lambda inputs, params, config: {
     "loss": cross_entropy(inputs["logits"], inputs["y"], inputs.get("class_weights"))})
 

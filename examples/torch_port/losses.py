@@ -28,12 +28,15 @@ def barlow_twins_terms(c, lambd):
     return on + lambd * off, on, off
 
 
-def dual_encoder_loss(u, e, item_ids, tau, pos=None, reduction="mean"):
+def dual_encoder_loss(u, e, item_ids, tau, pos=None, reduction="mean", log_q=None):
     """u (n, D) user rows, e (B, D) next-item columns, item_ids (B,) -> in-batch softmax
-    cross-entropy over cosine / τ, row i's positive in column pos[i] (default i: n = B).
+    cross-entropy over cosine / τ − log_q (logQ correction, if given (B,)), row i's positive
+    in column pos[i] (default i: n = B).
     Column j ≠ pos[i] holding row i's own next item again is not a negative: logit −inf.
     train_ddp.py passes a process's own rows against every process's columns."""
     logits = F.normalize(u, dim=1, eps=1e-8) @ F.normalize(e, dim=1, eps=1e-8).T / tau
+    if log_q is not None:
+        logits = logits - log_q[None, :]
     if pos is None:
         pos = torch.arange(len(u))
     dup = (item_ids[pos][:, None] == item_ids[None, :]) & (torch.arange(len(e))[None, :] != pos[:, None])
@@ -42,8 +45,9 @@ def dual_encoder_loss(u, e, item_ids, tau, pos=None, reduction="mean"):
 
 port("barlow_twins")(lambda inputs, params, config: (
     {"loss": barlow_twins_loss(inputs["z1"], inputs["z2"], config["lambd"], config["eps"])[0]}, None))
-port("dual_encoder")(lambda inputs, params, config: (
-    {"loss": dual_encoder_loss(inputs["u"], inputs["e"], inputs["item_ids"], config["tau"])}, None))
+port("dual_encoder", "dual_encoder_logq")(lambda inputs, params, config: (
+    {"loss": dual_encoder_loss(inputs["u"], inputs["e"], inputs["item_ids"], config["tau"],
+                               log_q=inputs.get("log_q"))}, None))
 
 
 @port("cross_entropy", "cross_entropy_weighted")

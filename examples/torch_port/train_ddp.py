@@ -56,7 +56,8 @@ from tinybt.train import checkpoint, lock, run_dir  # noqa: E402
 from tinybt.train.config import TrainConfig  # noqa: E402
 from tinybt.data.fingerprint import fingerprint  # noqa: E402
 from tinybt.train.examples import barlow_views, next_item_pairs  # noqa: E402
-from tinybt.train.trainer import BT_PARTS, encoder_config, init_model, load_sequences, training_rows  # noqa: E402
+from tinybt.train.trainer import (BT_PARTS, encoder_config, init_model, load_sequences, training_log_q,  # noqa: E402
+                                  training_rows)
 from torch_port import losses, models  # noqa: E402
 
 # The settings this script implements. A setting tinybt gains later is refused whatever its
@@ -64,7 +65,8 @@ from torch_port import losses, models  # noqa: E402
 # another model than `tinybt train` would with the same config.json.
 HONOURED = {"dataset", "data_dir", "objective", "encoder", "epochs", "batch_size", "max_len", "dim", "layers",
             "heads", "projector", "lambd", "tau", "lr", "min_lr", "warmup", "weight_decay", "grad_clip",
-            "augment", "seed", "split_seed", "min_interactions", "pretrain_users", "pooling", "threads", "version"}
+            "augment", "seed", "split_seed", "min_interactions", "pretrain_users", "pooling", "sampling_correction",
+            "threads", "version"}
 GROUP = None        # the process group of the model's own collectives (None: a single process)
 
 
@@ -125,15 +127,18 @@ class BarlowTwins(models.BarlowTwins):
 
 
 class DualEncoder(models.DualEncoder):
-    def forward(self, ids, lengths, targets):
-        """This process's users against every process's next items -> (global loss,)."""
+    def forward(self, ids, lengths, targets, log_q=None):
+        """This process's users against every process's next items -> (global loss,); log_q: the
+        targets' log frequencies (logQ correction) or None."""
         u, e = models.Encoder.forward(self, ids, lengths), self.item_emb(targets)
         pos = torch.arange(len(u))                  # row i's positive column
         if world() > 1:                             # equal slices: process r holds global rows r·n ... r·n + n − 1
             pos = pos + dist.get_rank() * len(u)
             e = funcol.all_gather_single(e, 0, GROUP)           # backward: reduce-scatter, Σ over processes
             targets = funcol.all_gather_single(targets, 0, GROUP)
-        return (allsum(losses.dual_encoder_loss(u, e, targets, self.tau, pos, reduction="sum")) / len(e),)
+            log_q = None if log_q is None else funcol.all_gather_single(log_q, 0, GROUP)
+        loss = losses.dual_encoder_loss(u, e, targets, self.tau, pos, reduction="sum", log_q=log_q)
+        return (allsum(loss) / len(e),)
 
 
 def encoder_kwargs(enc):
@@ -157,12 +162,14 @@ def build_model(cfg, enc, params, buffers, dtype=torch.float32):
     return model
 
 
-def draw(cfg, seqs, rows, rng, aug):
-    """The global batch's examples, exactly as tinybt's trainer draws them (numpy arrays)."""
+def draw(cfg, seqs, rows, rng, aug, log_q=None):
+    """The global batch's examples, exactly as tinybt's trainer draws them (numpy arrays);
+    log_q: the dual loss's (V+2,) log target frequencies, or None."""
     if cfg.objective == "barlow":
         (ids1, len1), (ids2, len2) = barlow_views(seqs, rows, rng, aug, cfg.max_len)
         return ids1, len1, ids2, len2
-    return next_item_pairs(seqs, rows, rng, cfg.max_len)
+    ids, lengths, targets = next_item_pairs(seqs, rows, rng, cfg.max_len)
+    return (ids, lengths, targets) if log_q is None else (ids, lengths, targets, log_q[targets])
 
 
 def local(examples, rank, world_size):
@@ -209,6 +216,7 @@ def train(cfg, out, rank, world_size, echo=print):
         dist.barrier()
     ds, seqs = load_sequences(cfg)
     rows = training_rows(cfg, seqs)
+    log_q = training_log_q(cfg, seqs, rows)
     enc = encoder_config(cfg, seqs)
     rng = np.random.default_rng(cfg.seed)          # tinybt's order of draws: init, then the epochs
     model = build_model(cfg, enc, *init_model(cfg, enc, rng))
@@ -227,7 +235,7 @@ def train(cfg, out, rank, world_size, echo=print):
         for epoch in range(cfg.epochs):
             t0, sums = time.perf_counter(), {}
             for i, batch in enumerate(epoch_batches(len(rows), B, rng, drop_last=True)):
-                loss, *parts = ddp(*local(draw(cfg, seqs, rows[batch], rng, aug), rank, world_size))
+                loss, *parts = ddp(*local(draw(cfg, seqs, rows[batch], rng, aug, log_q), rank, world_size))
                 if not torch.isfinite(loss):
                     raise TinyBTError(f"loss became {float(loss)} at epoch {epoch + 1} step {i + 1}; try a lower --lr")
                 opt.zero_grad()

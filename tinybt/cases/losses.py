@@ -33,11 +33,9 @@ def _barlow(rng):
     return Case("barlow_twins", run, {"z1": z1, "z2": z2}, config={"lambd": LAMBD, "eps": 1e-5})
 
 
-@case("dual_encoder")
-def _dual(rng):
-    """Dual-encoder loss of u, e (B, D) = (5, 4); rows 0 and 3 share next item 7 (a masked false negative)."""
+def _dual_case(rng, name, logq):
     def run(inputs, params, upstream):
-        loss, cache = dual_encoder_forward(inputs["u"], inputs["e"], inputs["item_ids"], TAU)
+        loss, cache = dual_encoder_forward(inputs["u"], inputs["e"], inputs["item_ids"], TAU, inputs.get("log_q"))
         out = {"loss": np.asarray(loss)}
         if upstream is None:
             return out, None, None
@@ -46,7 +44,23 @@ def _dual(rng):
 
     inputs = {"u": rng.standard_normal((B, D)), "e": rng.standard_normal((B, D)),
               "item_ids": np.array([7, 2, 9, 7, 4])}
-    return Case("dual_encoder", run, inputs, config={"tau": TAU, "norm_eps": 1e-8, "duplicates": "masked"})
+    config = {"tau": TAU, "norm_eps": 1e-8, "duplicates": "masked"}
+    if logq:   # data, not a differentiable input: no grad entry; rows 0 and 3 share item 7's log q
+        inputs["log_q"] = np.log(np.array([0.3, 0.1, 0.05, 0.3, 0.2]))
+        config["logq_correction"] = True
+    return Case(name, run, inputs, config=config)
+
+
+@case("dual_encoder")
+def _dual(rng):
+    """Dual-encoder loss of u, e (B, D) = (5, 4); rows 0 and 3 share next item 7 (a masked false negative)."""
+    return _dual_case(rng, "dual_encoder", logq=False)
+
+
+@case("dual_encoder_logq")
+def _dual_logq(rng):
+    """The same with the logQ correction: column j's logit shifted by −log_q[j]."""
+    return _dual_case(rng, "dual_encoder_logq", logq=True)
 
 
 def _xent_case(rng, name, weighted):

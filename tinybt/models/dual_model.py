@@ -3,7 +3,7 @@
     ids (B, T), lengths (B,): each user's history prefix;  targets (B,): the next item
     u = encoder(ids, lengths)          (B, D)
     e = item_emb.weight[targets]       (B, D)
-    loss = dual_encoder_forward(u, e, targets, τ)   cosine / τ, softmax over the batch's items
+    loss = dual_encoder_forward(u, e, targets, τ, log_q)   cosine / τ − log q, softmax over the batch's items
 
 The item side has no tower of its own: it reads the encoder's item embedding
 table (shared weights, as in most next-item retrieval models), so item_emb.weight
@@ -32,11 +32,11 @@ def dual_init(rng, enc: EncoderConfig, dtype=np.float32):
     return encoder_init(rng, enc, dtype), {}
 
 
-def dual_forward(params, ids, lengths, targets, tau, enc: EncoderConfig):
-    """-> (loss scalar, cache)."""
+def dual_forward(params, ids, lengths, targets, tau, enc: EncoderConfig, log_q=None):
+    """log_q (B,) or None: log frequency of each target (the loss's logQ correction) -> (loss scalar, cache)."""
     u, c_enc = encoder_forward(ids, lengths, params, enc)
     e, c_item = embedding_forward(targets, sub(params, "item_emb"))
-    loss, c_loss = dual_encoder_forward(u, e, targets, tau)
+    loss, c_loss = dual_encoder_forward(u, e, targets, tau, log_q)
     return loss, DualModelCache(c_enc, c_item, c_loss)
 
 

@@ -21,6 +21,14 @@ from pathlib import Path
 from tinybt.errors import TinyBTError
 
 PRETRAIN_USERS = ("all", "train")
+LR = 3e-2             # the peak lr tuned at batch LR_BATCH on validation users (docs/tuning.md)
+LR_BATCH = 128
+
+
+def default_lr(batch_size):
+    """LR·√(B/LR_BATCH): smaller batches take more, noisier steps, so each is smaller (the
+    square-root rule for Adam); validated at B = 16, 64, 256 in docs/tuning.md."""
+    return LR * math.sqrt(batch_size / LR_BATCH)
 
 
 @dataclass
@@ -39,7 +47,8 @@ class TrainConfig:
     projector: str = "256-256-256"     # Barlow Twins projector widths (P = the last one)
     lambd: float = 0.005               # off-diagonal weight, ~1/P as in the BT paper
     tau: float = 0.1                   # dual-encoder softmax temperature
-    lr: float = 3e-2                   # peak learning rate (after warm-up); tuned on val users, docs/tuning.md
+    sampling_correction: str = "logq"  # dual encoder: logq (subtract log target frequency) | none; docs/tuning.md
+    lr: float | None = None            # peak learning rate (after warm-up); None: default_lr(batch_size)
     min_lr: float = 0.0                # cosine floor
     warmup: float = 0.05               # fraction of all steps spent warming up linearly
     weight_decay: float = 0.0          # decoupled (AdamW); 0 = plain Adam
@@ -91,6 +100,10 @@ class TrainConfig:
         self.projector_dims()
         need(math.isfinite(self.lambd) and self.lambd >= 0, "--lambd", f"must be >= 0, got {self.lambd}")
         need(math.isfinite(self.tau) and self.tau > 0, "--tau", f"must be > 0, got {self.tau}")
+        need(self.sampling_correction in ("logq", "none"), "--sampling-correction",
+             f"expected logq or none, got {self.sampling_correction!r}")
+        if self.lr is None:                     # resolved once: config.json records the number used
+            self.lr = default_lr(self.batch_size)
         need(math.isfinite(self.lr) and self.lr > 0, "--lr", f"must be > 0, got {self.lr}")
         need(0 <= self.min_lr <= self.lr, "--min-lr", f"must lie in [0, --lr], got {self.min_lr}")
         need(0 <= self.warmup < 1, "--warmup", f"must be a fraction in [0, 1), got {self.warmup}")
@@ -140,8 +153,9 @@ class TrainConfig:
                 raise TinyBTError(f"{source}: \"{k}\" must be {names}, got {json.dumps(v)}")
             if types[k] is float:
                 d[k] = float(v)
-        # runs written before these fields existed: the GRU's last state, pretraining on train users
-        return cls(**({"pooling": "last", "pretrain_users": "train"} | d))
+        # runs written before these fields existed: the GRU's last state, pretraining on train
+        # users, the dual loss without logQ correction
+        return cls(**({"pooling": "last", "pretrain_users": "train", "sampling_correction": "none"} | d))
 
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", type(None): "null"}

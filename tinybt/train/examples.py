@@ -37,3 +37,19 @@ def next_item_pairs(seqs, rows, rng, max_len):
     bounds[0::2], bounds[1::2] = start, start + t
     ids, lengths = pad_batch(seqs.hist_values, bounds, 2 * np.arange(len(rows)), max_len)
     return ids, lengths, seqs.hist_values[start + t].astype(np.int64)
+
+
+def next_item_log_q(seqs, rows):
+    """(V+2,) log of the probability that next_item_pairs draws each item as a target.
+
+    A batch row is a uniform user u of `rows`, its target the item at a uniform t in
+    [1, L_u − 1], so q_i = mean over u of (count of i among u's items 1..L_u−1) / (L_u − 1):
+    exact, not a running estimate. Items never drawn get log 0 = −inf (they never occur).
+    """
+    lengths = history_lengths(seqs, rows)
+    starts = seqs.hist_offsets[rows]
+    pos = np.concatenate([np.arange(s + 1, s + n) for s, n in zip(starts, lengths)])
+    weight = np.repeat(1.0 / (lengths - 1), lengths - 1) / len(rows)
+    q = np.bincount(seqs.hist_values[pos], weights=weight, minlength=seqs.n_items + 2)
+    with np.errstate(divide="ignore"):
+        return np.log(q)

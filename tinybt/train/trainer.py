@@ -41,7 +41,7 @@ from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
 from tinybt.train import checkpoint, diagnostics, lock, plots, run_dir
 from tinybt.train.config import TrainConfig, check_memory, use_threads
-from tinybt.train.examples import barlow_views, history_lengths, next_item_pairs
+from tinybt.train.examples import barlow_views, history_lengths, next_item_log_q, next_item_pairs
 
 BT_PARTS = ("on_diag", "off_diag", "on_diag_per_p", "off_diag_per_p")
 
@@ -79,6 +79,7 @@ class Run:
     opt: Adam
     rng: np.random.Generator
     aug: object               # AugmentConfig (Barlow Twins views)
+    log_q: np.ndarray | None  # (V+2,) log target frequency for the dual loss's logQ correction, or None
     epoch: int = 0            # finished epochs
     lock: object = None       # lock.RunLock on the run folder, held until train() returns
 
@@ -98,7 +99,8 @@ def _barlow_step(run, rows):
 def _dual_step(run, rows):
     """Forward pass on (history prefix, next item) pairs -> (loss, {}, cache for dual_backward)."""
     ids, lengths, targets = next_item_pairs(run.seqs, rows, run.rng, run.cfg.max_len)
-    loss, cache = dual_forward(run.params, ids, lengths, targets, run.cfg.tau, run.enc)
+    log_q = None if run.log_q is None else run.log_q[targets]
+    loss, cache = dual_forward(run.params, ids, lengths, targets, run.cfg.tau, run.enc, log_q)
     return float(loss), {}, cache
 
 
@@ -196,6 +198,14 @@ def training_rows(cfg, seqs):
     return rows
 
 
+def training_log_q(cfg, seqs, rows):
+    """(V+2,) log target frequencies for the dual loss's logQ correction, or None (BT, or the
+    correction off)."""
+    if cfg.objective == "dual" and cfg.sampling_correction == "logq":
+        return next_item_log_q(seqs, rows)
+    return None
+
+
 def setup(cfg=None, out=None, resume=None, threads=None):
     """A Run ready to train: fresh (cfg, out) or continued from a run folder (resume)."""
     if resume is not None:
@@ -220,7 +230,8 @@ def setup(cfg=None, out=None, resume=None, threads=None):
     rng = np.random.default_rng(cfg.seed)
     params, buffers = init_model(cfg, enc, rng)
     opt = AdamW(lr=cfg.lr, weight_decay=cfg.weight_decay)
-    run = Run(cfg, path, seqs, enc, rows, params, buffers, opt, rng, cfg.augment_config())
+    run = Run(cfg, path, seqs, enc, rows, params, buffers, opt, rng, cfg.augment_config(),
+              training_log_q(cfg, seqs, rows))
 
     if resume is None:
         run.path = path = run_dir.make_folder(path, cfg)
