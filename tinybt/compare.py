@@ -5,8 +5,8 @@ number of epochs, so every run sees the same training examples (one per pretrain
 user per epoch, less the dropped last partial batch) and a batch of 16 takes 16× the
 optimiser steps of a batch of 256. Peak learning rate: each batch size's default,
 3e-2·√(B/128) (train/config.py's default_lr, validated on val users in docs/tuning.md);
-the schedule's warm-up and cosine are fractions of each run's own steps. With `--lr`, every batch size gets that lr, or
-lr·√(B/128) with `--lr-scaling sqrt`.
+the schedule's warm-up and cosine are fractions of each run's own steps. With `--lr`,
+every batch size gets that lr, or lr·√(B/128) with `--lr-scaling sqrt`.
 Each (objective, batch size) trains `--seeds-pretrain` times (seeds seed, seed+1, ...),
 so the seed-to-seed spread enters every interval (stats.py's two-level bootstrap).
 
@@ -139,7 +139,8 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
                             (f"Barlow Twins − {RANDOM}", lambda B: RANDOM))}
     meta = {"settings": asdict(base), "dataset": dataset_title(ds), "batch_sizes": batch_sizes,
             "lr_rule": (f"{LR:g}·√(B/{LR_BATCH}) (the default)" if settings.get("lr") is None
-                        else f"{base.lr:g} (scaling: {lr_scaling})"), "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds,
+                        else f"{base.lr:g} (scaling: {lr_scaling})"),
+            "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds,
             "folds": folds, "split": split, "pretrain_seeds": pretrain_seeds,
             "pretrain_users": base.pretrain_users, "pretrain_text": PRETRAIN_TEXT[base.pretrain_users],
             "jobs": jobs, "runs": runs, "probe_seconds": round(time.perf_counter() - t0, 1),
