@@ -53,7 +53,7 @@ from tinybt.optim import AdamW
 from tinybt.train.config import TrainConfig
 
 B, D, N_ITEMS, PROJECTOR = 128, 64, 3706, "256-256-256"
-CFG = TrainConfig()       # λ, τ, lr, weight decay, layers, heads: the training defaults
+CFG = TrainConfig(batch_size=B).validate()   # λ, τ, lr at this B, weight decay, layers, heads: the training defaults
 
 
 def batch(rng, T):
