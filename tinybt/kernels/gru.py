@@ -17,6 +17,7 @@ import numpy as np
 import numba
 from numba import njit, prange
 
+from tinybt.kernels.linear import matmul_rows, matmul_tn
 from tinybt.nn.lengths import check_lengths
 
 
@@ -172,7 +173,7 @@ def gru_forward(x, lengths, params):
     b, t, n, off, prev = pack(lengths, B, T)
     N = len(b)
     xp = x[b, t]                               # (N, D): the valid cells only
-    gi = xp @ W_ih.T                           # all steps at once
+    gi = matmul_rows(xp, W_ih.T)               # all steps at once
     gi += params["bias_ih_l0"]                 # in place: no second (N, 3H) temporary
     hs = np.empty((N, H), x.dtype)
     acts = np.empty((N, 3 * H), x.dtype)
@@ -195,5 +196,5 @@ def gru_backward(dout, c):
     grads = {"weight_ih_l0": dgi.T @ c.xp, "weight_hh_l0": dgh[B:].T @ c.hs[c.prev],
              "bias_ih_l0": dgi.sum(axis=0), "bias_hh_l0": dgh.sum(axis=0)}
     dx = np.zeros(dout.shape[:2] + c.xp.shape[1:], dout.dtype)
-    dx[c.b, c.t] = dgi @ c.W_ih
+    dx[c.b, c.t] = matmul_rows(dgi, c.W_ih)
     return dx, grads
