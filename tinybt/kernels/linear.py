@@ -36,13 +36,14 @@ def _dot_tn_partials(a, b, parts):
         np.dot(a[r0:r1].T, b[r0:r1], parts[c])
 
 
-def _blocks(n):
+def row_blocks(n):
+    """Row blocks for n rows: one per Numba thread, one below MIN_ROWS."""
     return numba.get_num_threads() if n >= MIN_ROWS else 1
 
 
 def matmul_rows(a, b):
     """a (N, K) C-contiguous, b (K, M) -> a b, parallel over row blocks."""
-    k = _blocks(len(a))
+    k = row_blocks(len(a))
     if k == 1:
         return a @ b
     out = np.empty((len(a), b.shape[1]), a.dtype)
@@ -52,7 +53,7 @@ def matmul_rows(a, b):
 
 def matmul_tn(a, b):
     """a (N, P), b (N, Q) C-contiguous -> aᵀ b (P, Q): block partials summed in block order."""
-    k = _blocks(len(a))
+    k = row_blocks(len(a))
     if k == 1:
         return a.T @ b
     parts = np.empty((k, a.shape[1], b.shape[1]), a.dtype)
