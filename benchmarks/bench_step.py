@@ -31,7 +31,10 @@ A big GEMM alone (the FFN's (B·T × D)(D × 4D), the GRU's input projection) ca
 faster on two threads when a core is free, but in a step each of the hundreds of GEMMs
 waits for a second core that Numba's threads or another process hold: the steps were
 8-30x slower. So training keeps one BLAS thread; on a quiet machine, compare the
-last two commands again before changing that.
+last two commands again before changing that. The second core is used by Numba instead:
+the big position-wise GEMMs split into row blocks, one single-threaded BLAS call per
+Numba thread (tinybt/kernels/linear.py), as do the GRU's time loops (blocks of
+sequences) and LayerNorm's rows; `--threads 1` shows the one-core time.
 """
 
 import argparse

@@ -1,10 +1,12 @@
 """tinybt/kernels/layernorm.py == the NumPy LayerNorm of tinybt/nn/layernorm.py."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.backend import use_backend
+from tinybt.kernels.linear import MIN_ROWS
 from tinybt.nn.layernorm import layernorm_backward, layernorm_forward
 
 
@@ -22,6 +24,16 @@ def both(x, params, dout):
 @given(seed=st.integers(0, 2**16), N=st.integers(1, 6), D=st.integers(1, 9),
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_fast_equals_reference_path(seed, N, D, dtype):
+    check(seed, N, D, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_equals_reference_path_in_row_blocks(dtype):
+    """Enough rows for one block per Numba thread: the dweight/dbias partials add up right."""
+    check(0, MIN_ROWS // 2 + 1, 7, dtype)
+
+
+def check(seed, N, D, dtype):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal((N, 2, D)) * 3 + 1).astype(dtype)
     params = {"weight": rng.standard_normal(D).astype(dtype), "bias": rng.standard_normal(D).astype(dtype)}

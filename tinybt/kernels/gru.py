@@ -14,8 +14,10 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+import numba
+from numba import njit, prange
 
+from tinybt.kernels.linear import matmul_rows, matmul_tn
 from tinybt.nn.lengths import check_lengths
 
 
@@ -104,40 +106,62 @@ def _step_bwd_kernel(dh, dout, h, act, hn, dgi, dgh, dh_prev):
 # ---- the time loops: one Numba call per direction --------------------------
 # A Python loop over steps paid more in interpreter, dispatch and temporary-array
 # overhead than in arithmetic; inside Numba np.dot still calls BLAS, buffers are reused.
+# Sequences are independent, so the ranks (rows in packed order) split into one block per
+# Numba thread, each running its own time loop on its rows (`prange`): a second core
+# takes half the cells, with one parallel region per call. Every value is computed by
+# one thread; the blocks change only how rows are grouped into BLAS calls, so results
+# are the same for a given thread count.
+
+def _blocks(n, k):
+    """-> (k + 1,) rank bounds splitting the n[0] sequences into k blocks of about equal cells
+    (ranks are sorted longest first, so the first blocks hold fewer, longer sequences)."""
+    cells = np.cumsum((n[None, :] > np.arange(n[0])[:, None]).sum(axis=1))      # cells of ranks ≤ j
+    return np.concatenate(([0], np.searchsorted(cells, cells[-1] * np.arange(1, k) / k), [n[0]]))
+
 
 @njit(cache=True)
-def _state_in(hs, n, off, t):
-    """The n[t] rows of hs (N, H) holding the state entering step t: h0 = 0, then step t − 1's first rows."""
+def _state_in(hs, off, t, j0, m):
+    """Ranks j0 : j0 + m of the state entering step t: h0 = 0, then step t − 1's rows."""
     if t == 0:
-        return np.zeros((n[0], hs.shape[1]), hs.dtype)
-    return hs[off[t - 1]:off[t - 1] + n[t]]
+        return np.zeros((m, hs.shape[1]), hs.dtype)
+    return hs[off[t - 1] + j0:off[t - 1] + j0 + m]
 
 
-@njit(cache=True)
-def _forward_loop(gi, W_hh, b_hh, n, off, hs, acts, hns):
-    H, B = hs.shape[1], n[:1].sum()           # B = rows of step 0 (every sequence)
-    gh = np.empty((B, 3 * H), hs.dtype)
-    for t in range(len(n)):
-        s, m = off[t], n[t]
-        h = _state_in(hs, n, off, t)
-        np.dot(h, W_hh.T, gh[:m])
-        gh[:m] += b_hh
-        hns[s:s + m] = gh[:m, 2 * H:]
-        _step_fwd_kernel(gi[s:s + m], gh[:m], h, hs[s:s + m], acts[s:s + m])
+@njit(parallel=True, cache=True)
+def _forward_loop(gi, W_hh, b_hh, n, off, bounds, hs, acts, hns):
+    H = hs.shape[1]
+    for c in prange(len(bounds) - 1):
+        j0, j1 = bounds[c], bounds[c + 1]
+        gh = np.empty((j1 - j0, 3 * H), hs.dtype)
+        for t in range(len(n)):
+            m = min(n[t], j1) - j0            # this block's sequences still running at step t
+            if m <= 0:
+                break                         # n is non-increasing
+            s = off[t] + j0
+            h = _state_in(hs, off, t, j0, m)
+            np.dot(h, W_hh.T, gh[:m])
+            gh[:m] += b_hh
+            hns[s:s + m] = gh[:m, 2 * H:]
+            _step_fwd_kernel(gi[s:s + m], gh[:m], h, hs[s:s + m], acts[s:s + m])
 
 
-@njit(cache=True)
-def _backward_loop(dout, W_hh, n, off, hs, acts, hns, dgi, dgh):
-    H, B = hs.shape[1], n[:1].sum()
-    dh = np.zeros((B, H), dout.dtype)         # rows past n[t + 1] are still 0 at step t
-    dh_hh = np.empty((B, H), dout.dtype)
-    for t in range(len(n) - 1, -1, -1):
-        s, m = off[t], n[t]
-        # dh_prev may alias dh: the kernel reads each dh[b, j] before writing it
-        _step_bwd_kernel(dh[:m], dout[s:s + m], _state_in(hs, n, off, t), acts[s:s + m], hns[s:s + m],
-                         dgi[s:s + m], dgh[s:s + m], dh[:m])
-        np.dot(dgh[s:s + m], W_hh, dh_hh[:m])
-        dh[:m] += dh_hh[:m]                   # the W_hh h path into the previous state
+@njit(parallel=True, cache=True)
+def _backward_loop(dout, W_hh, n, off, bounds, hs, acts, hns, dgi, dgh):
+    H = hs.shape[1]
+    for c in prange(len(bounds) - 1):
+        j0, j1 = bounds[c], bounds[c + 1]
+        dh = np.zeros((j1 - j0, H), dout.dtype)      # rows past n[t + 1] are still 0 at step t
+        dh_hh = np.empty((j1 - j0, H), dout.dtype)
+        for t in range(len(n) - 1, -1, -1):
+            m = min(n[t], j1) - j0
+            if m <= 0:
+                continue
+            s = off[t] + j0
+            # dh_prev may alias dh: the kernel reads each dh[b, j] before writing it
+            _step_bwd_kernel(dh[:m], dout[s:s + m], _state_in(hs, off, t, j0, m), acts[s:s + m], hns[s:s + m],
+                             dgi[s:s + m], dgh[s:s + m], dh[:m])
+            np.dot(dgh[s:s + m], W_hh, dh_hh[:m])
+            dh[:m] += dh_hh[:m]               # the W_hh h path into the previous state
 
 
 # ---- the layer (same arguments and results as tinybt/nn/gru.py) -------------
@@ -149,12 +173,12 @@ def gru_forward(x, lengths, params):
     b, t, n, off, prev = pack(lengths, B, T)
     N = len(b)
     xp = x[b, t]                               # (N, D): the valid cells only
-    gi = xp @ W_ih.T                           # all steps at once
+    gi = matmul_rows(xp, W_ih.T)               # all steps at once
     gi += params["bias_ih_l0"]                 # in place: no second (N, 3H) temporary
     hs = np.empty((N, H), x.dtype)
     acts = np.empty((N, 3 * H), x.dtype)
     hns = np.empty((N, H), x.dtype)
-    _forward_loop(gi, W_hh, params["bias_hh_l0"], n, off, hs, acts, hns)
+    _forward_loop(gi, W_hh, params["bias_hh_l0"], n, off, _blocks(n, numba.get_num_threads()), hs, acts, hns)
     out = np.zeros((B, T, H), x.dtype)         # padded steps stay 0
     out[b, t] = hs
     return out, Cache(xp, b, t, n, off, prev, W_ih, W_hh, hs, acts, hns)
@@ -166,10 +190,11 @@ def gru_backward(dout, c):
     doutp = dout[c.b, c.t]                     # a padded output is the constant 0: its dout drops out
     dgi = np.empty((N, 3 * H), dout.dtype)
     dgh = np.empty((N, 3 * H), dout.dtype)
-    _backward_loop(doutp, c.W_hh, c.n, c.off, c.hs, c.acts, c.hns, dgi, dgh)
+    _backward_loop(doutp, c.W_hh, c.n, c.off, _blocks(c.n, numba.get_num_threads()), c.hs, c.acts, c.hns,
+                   dgi, dgh)
     # weight gradients: one matmul over all cells each; step 0's state h0 = 0 adds nothing to W_hh's
     grads = {"weight_ih_l0": dgi.T @ c.xp, "weight_hh_l0": dgh[B:].T @ c.hs[c.prev],
              "bias_ih_l0": dgi.sum(axis=0), "bias_hh_l0": dgh.sum(axis=0)}
     dx = np.zeros(dout.shape[:2] + c.xp.shape[1:], dout.dtype)
-    dx[c.b, c.t] = dgi @ c.W_ih
+    dx[c.b, c.t] = matmul_rows(dgi, c.W_ih)
     return dx, grads

@@ -2,7 +2,10 @@
 
 One pass per row with float64 accumulators, writing into preallocated outputs:
 the NumPy version makes a (N, D) temporary for every one of its ~10 array operations.
-The backward accumulates dweight and dbias in the same row loop. The row sums may be
+The backward accumulates dweight and dbias in the same row loop. Rows run in parallel
+(`prange`): the forward row by row; the backward in kernels/linear.py's row blocks, each
+summing its own dweight/dbias partial, added in block order afterwards, so results depend
+on the thread count only, never on scheduling. The row sums may be
 reassociated (fastmath "reassoc"), so LLVM splits them over SIMD lanes instead of one
 add waiting for the last.
 """
@@ -10,7 +13,9 @@ add waiting for the last.
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+from tinybt.kernels.linear import row_blocks
 
 _REASSOC = {"reassoc", "contract"}     # sums in any order; no NaN/inf assumptions
 
@@ -22,10 +27,10 @@ class Cache(NamedTuple):
     shape: tuple         # x's shape
 
 
-@njit(cache=True, fastmath=_REASSOC)
+@njit(parallel=True, cache=True, fastmath=_REASSOC)
 def _fwd_kernel(x, w, b, eps, out, xhat, rstd):
     N, D = x.shape
-    for i in range(N):
+    for i in prange(N):
         mu = 0.0
         for j in range(D):
             mu += x[i, j]
@@ -41,22 +46,25 @@ def _fwd_kernel(x, w, b, eps, out, xhat, rstd):
             out[i, j] = xh * w[j] + b[j]
 
 
-@njit(cache=True, fastmath=_REASSOC)
+@njit(parallel=True, cache=True, fastmath=_REASSOC)
 def _bwd_kernel(dout, xhat, rstd, w, dx, dw, db):
+    """dw, db (k, D): block c's partial sums over its rows."""
     N, D = dout.shape
-    for i in range(N):
-        m1 = 0.0  # mean(dxhat)
-        m2 = 0.0  # mean(dxhat * xhat)
-        for j in range(D):
-            g = dout[i, j] * w[j]
-            m1 += g
-            m2 += g * xhat[i, j]
-            dw[j] += dout[i, j] * xhat[i, j]
-            db[j] += dout[i, j]
-        m1 /= D
-        m2 /= D
-        for j in range(D):
-            dx[i, j] = rstd[i] * (dout[i, j] * w[j] - m1 - xhat[i, j] * m2)
+    k = dw.shape[0]
+    for c in prange(k):
+        for i in range(c * N // k, (c + 1) * N // k):
+            m1 = 0.0  # mean(dxhat)
+            m2 = 0.0  # mean(dxhat * xhat)
+            for j in range(D):
+                g = dout[i, j] * w[j]
+                m1 += g
+                m2 += g * xhat[i, j]
+                dw[c, j] += dout[i, j] * xhat[i, j]
+                db[c, j] += dout[i, j]
+            m1 /= D
+            m2 /= D
+            for j in range(D):
+                dx[i, j] = rstd[i] * (dout[i, j] * w[j] - m1 - xhat[i, j] * m2)
 
 
 def layernorm_forward(x, params, eps=1e-5):
@@ -73,6 +81,8 @@ def layernorm_backward(dout, cache):
     D = cache.w.shape[0]
     d2 = np.ascontiguousarray(dout).reshape(-1, D)
     dx = np.empty_like(d2)
-    dw, db = np.zeros(D, np.float64), np.zeros(D, np.float64)
+    k = row_blocks(len(d2))
+    dw, db = np.zeros((k, D), np.float64), np.zeros((k, D), np.float64)
     _bwd_kernel(d2, cache.xhat, cache.rstd, cache.w, dx, dw, db)
+    dw, db = dw.sum(axis=0), db.sum(axis=0)          # block order: fixed for a thread count
     return dx.reshape(cache.shape), {"weight": dw.astype(cache.w.dtype), "bias": db.astype(cache.w.dtype)}

@@ -24,7 +24,7 @@ from numba import njit, prange
 
 from tinybt.kernels import activations, layernorm
 from tinybt.kernels.exp import exp
-from tinybt.nn.linear import linear_backward, linear_forward
+from tinybt.kernels.linear import linear_backward, linear_forward
 from tinybt.nn.params import prefixed, sub
 
 _REASSOC = {"reassoc", "contract"}     # row sums in any order (SIMD); no NaN/inf assumptions
