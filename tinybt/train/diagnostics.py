@@ -69,23 +69,15 @@ def uniformity(u):
     return float(x.max() + np.log(np.mean(np.exp(x - x.max()))))   # log-mean-exp, stable
 
 
-def _barlow_twins(z1, z2, dims):
+def barlow_terms(z1, z2, dims=()):
     """Projector outputs z1, z2 (n, P) -> (bt_on, bt_off, C on projector dimensions `dims` (k, k)),
-    from one float64 pass of the loss: its cache holds the standardised views ẑ1, ẑ2."""
+    normalised as in the module docstring, from one float64 pass of the loss: its cache holds the
+    standardised views ẑ1, ẑ2, so C = ẑ1ᵀ ẑ2 / n is the loss's own."""
     res, cache = barlow_twins_forward(np.asarray(z1, np.float64), np.asarray(z2, np.float64), 0.0)
     P = z1.shape[1]
-    C = cache.zh1[:, dims].T @ cache.zh2[:, dims] / len(cache.zh1)     # the loss's C = ẑ1ᵀ ẑ2 / n
+    dims = np.asarray(dims, np.int64)
+    C = cache.zh1[:, dims].T @ cache.zh2[:, dims] / len(cache.zh1)
     return float(res.on_diag) / P, float(res.off_diag) / max(P * (P - 1), 1), C
-
-
-def bt_terms(z1, z2):
-    """Projector outputs z1, z2 (n, P) -> (bt_on, bt_off), normalised as in the module docstring."""
-    return _barlow_twins(z1, z2, [])[:2]
-
-
-def cross_correlation(z1, z2, dims):
-    """C restricted to projector dimensions `dims`: standardised z1[:, dims]ᵀ z2[:, dims] / n."""
-    return _barlow_twins(z1, z2, dims)[2]
 
 
 def summarise(u, u1, u2, z=None, dims=None):
@@ -98,7 +90,7 @@ def summarise(u, u1, u2, z=None, dims=None):
            "std_max": float(std.max()), "align": alignment(u1, u2), "uniform": uniformity(u1)}
     C = None
     if z is not None:
-        row["bt_on"], row["bt_off"], C = _barlow_twins(*z, dims)
+        row["bt_on"], row["bt_off"], C = barlow_terms(*z, dims)
     return row, {"std": std, "C": C}
 
 
