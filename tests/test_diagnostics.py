@@ -22,7 +22,7 @@ def test_constant_vectors_are_collapsed():
     assert dg.effective_rank(u) == 0.0
     assert np.all(dg.per_dim_std(u) < 1e-12)
     assert dg.uniformity(u) == pytest.approx(0.0, abs=1e-12)     # every pair at distance 0
-    bt_on, bt_off, _ = dg.barlow_terms(u, u)                           # no feature varies: C = 0
+    bt_on, bt_off, _ = dg.barlow_terms(u, u)                     # no feature varies: C = 0
     assert bt_on == pytest.approx(1.0) and bt_off == pytest.approx(0.0)
 
 

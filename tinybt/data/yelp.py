@@ -176,13 +176,17 @@ def _line_start(buf, pos):
     return pos
 
 
+def _skip_truncated(path, lineno):
+    warnings.warn(f"{path}:{lineno}: skipping the truncated last line", stacklevel=4)
+
+
 def read_reviews(path):
     """(user keys, user, item keys, item, stars, timestamp) of a review.json file."""
     buf = read_bytes(path)
     spans, stars, ts, bad, truncated = scan_reviews(buf)
     rows = len(stars)
     if bad >= 0 and truncated:
-        warnings.warn(f"{path}:{rows + 1}: skipping the truncated last line", stacklevel=3)
+        _skip_truncated(path, rows + 1)
     elif bad >= 0:
         raise line_error(path, buf, bad, rows + 1,
                          'expected a JSON object with "user_id", "business_id", "stars" '
@@ -210,7 +214,7 @@ def read_businesses(path):
                 raise ValueError
         except (ValueError, KeyError, TypeError):
             if lineno == len(lines) and not raw.rstrip().endswith(b"}"):
-                warnings.warn(f"{path}:{lineno}: skipping the truncated last line", stacklevel=3)
+                _skip_truncated(path, lineno)
                 continue
             raise text_error(path, lineno, 'expected a JSON object with a string "business_id" and '
                              '"categories" (a string, a list of strings or null)',

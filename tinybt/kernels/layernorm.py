@@ -17,7 +17,7 @@ from numba import njit, prange
 
 from tinybt.kernels.linear import row_blocks
 
-_REASSOC = {"reassoc", "contract"}     # sums in any order; no NaN/inf assumptions
+REASSOC = {"reassoc", "contract"}      # sums in any order (SIMD); no NaN/inf assumptions
 
 
 class Cache(NamedTuple):
@@ -27,7 +27,7 @@ class Cache(NamedTuple):
     shape: tuple         # x's shape
 
 
-@njit(parallel=True, cache=True, fastmath=_REASSOC)
+@njit(parallel=True, cache=True, fastmath=REASSOC)
 def _fwd_kernel(x, w, b, eps, out, xhat, rstd):
     N, D = x.shape
     for i in prange(N):
@@ -46,7 +46,7 @@ def _fwd_kernel(x, w, b, eps, out, xhat, rstd):
             out[i, j] = xh * w[j] + b[j]
 
 
-@njit(parallel=True, cache=True, fastmath=_REASSOC)
+@njit(parallel=True, cache=True, fastmath=REASSOC)
 def _bwd_kernel(dout, xhat, rstd, w, dx, dw, db):
     """dw, db (k, D): block c's partial sums over its rows."""
     N, D = dout.shape

@@ -27,8 +27,6 @@ from tinybt.kernels.exp import exp
 from tinybt.kernels.linear import linear_backward, linear_forward
 from tinybt.nn.params import prefixed, sub
 
-_REASSOC = {"reassoc", "contract"}     # row sums in any order (SIMD); no NaN/inf assumptions
-
 
 class Packed(NamedTuple):
     idx: np.ndarray       # (N,) flat (b·T + t) index of each valid token
@@ -77,7 +75,7 @@ def _qkv_heads(qkv, s, L, h, E, D):
     return _head(qkv, s, L, h * E, E), _head(qkv, s, L, D + h * E, E), _head(qkv, s, L, 2 * D + h * E, E)
 
 
-@njit(parallel=True, cache=True, fastmath=_REASSOC)
+@njit(parallel=True, cache=True, fastmath=layernorm.REASSOC)
 def _attention_fwd(qkv, starts, lengths, a_off, nh, scale, ctx, A):
     """Per sequence b and head h: A = softmax(q kᵀ · scale) over its L_b tokens, ctx = A v."""
     D = ctx.shape[1]
@@ -103,7 +101,7 @@ def _attention_fwd(qkv, starts, lengths, a_off, nh, scale, ctx, A):
             ctx[s:s + L, h * E:(h + 1) * E] = np.dot(S, v)
 
 
-@njit(parallel=True, cache=True, fastmath=_REASSOC)
+@njit(parallel=True, cache=True, fastmath=layernorm.REASSOC)
 def _attention_bwd(qkv, dctx, starts, lengths, a_off, nh, scale, A, dqkv):
     """dqkv (N, 3D): ∂/∂q, ∂/∂k, ∂/∂v of Σ dctx ⊙ ctx, per sequence and head."""
     D = dctx.shape[1]
