@@ -8,7 +8,7 @@
 2. In a fresh child process (so its peak RSS is the parse's own): parses ratings.csv
    (rows/s, tracemalloc peak, ru_maxrss), then the whole ML-20M load (dense ids, genres).
 3. Parses the first --ref-rows lines on the reference path (tinybt/data/movielens.py: a regular
-   expression and one Python tuple per row) and on the fast path (tinybt/kernels/parse.py)
+   expression and one Python tuple per row) and on the fast path (tinybt/data/parse.py)
    in the same process: the speed ratio.
 4. ML-1M-sized data (1,000,209 ratings): first load (parse + cache write) vs second (cache).
 """
@@ -121,7 +121,7 @@ def main():
 
         # parsed cache on ML-1M-sized data
         os.environ["TINYBT_HOME"] = str(Path(tmp) / "home")
-        from tinybt.data.load import parse_folder
+        from tinybt.data.registry import parse_folder
         m1 = Path(tmp) / "ml-1m"
         write_dataset(shaped(1_000_209, 6_040, 3_706, demographics=True), "ml-1m", m1)
         t = time.perf_counter()

@@ -53,7 +53,7 @@ from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_i
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
 from tinybt.models.encoder import EncoderConfig
 from tinybt.optim import AdamW
-from tinybt.train.config import TrainConfig
+from tinybt.run.config import TrainConfig
 
 B, D, N_ITEMS, PROJECTOR = 128, 64, 3706, "256-256-256"
 CFG = TrainConfig(batch_size=B).validate()   # λ, τ, lr at this B, weight decay, layers, heads: the training defaults

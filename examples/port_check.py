@@ -2,14 +2,14 @@
 
 A port supplies `port` (golden case name -> function) and `run_case(fn, arrays, config)`
 -> {golden key: numpy array} for the outputs and grads it computed; this module does the
-rest, so the PyTorch and the JAX port print the same table (tinybt.golden.report).
+rest, so the PyTorch and the JAX port print the same table (tinybt.check.golden.report).
 """
 
 import argparse
 import sys
 
 from tinybt.errors import TinyBTError
-from tinybt.golden import NO_MATCH, compare, load, report
+from tinybt.check.golden import NO_MATCH, compare, load, report
 
 
 def split(arrays, kind):

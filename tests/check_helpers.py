@@ -4,7 +4,7 @@ forward + backward in one call on either path."""
 from types import SimpleNamespace
 
 from tinybt.backend import use_backend
-from tinybt.gradcheck import check
+from tinybt.check.gradcheck import check
 from tinybt.losses.barlow import barlow_twins_backward, barlow_twins_forward
 
 TOL = 1e-6

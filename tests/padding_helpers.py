@@ -3,8 +3,8 @@ and the "appended padding changes nothing" check."""
 
 import numpy as np
 
-from tinybt.cases.sequence import jitter
-from tinybt.nn.params import cast
+from tinybt.check.cases.sequence import jitter
+from tinybt.params import cast
 
 
 def random_data(init, rng, B, T, D, dtype=np.float64):

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tinybt.golden import load
+from tinybt.check.golden import load
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"

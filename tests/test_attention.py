@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinybt.cases.sequence import attention_case, masked_softmax_case
+from tinybt.check.cases.sequence import attention_case, masked_softmax_case
 from tinybt.nn.attention import mha_backward, mha_forward, mha_init
 from tinybt.backend import BACKENDS, use_backend
 from tinybt.nn.softmax import masked_softmax_backward, masked_softmax_forward

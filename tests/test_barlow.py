@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tinybt.errors import TinyBTError
-from tinybt.gradcheck import numeric_grad, rel_error
+from tinybt.check.gradcheck import numeric_grad, rel_error
 
 from check_helpers import bt_loss_on
 

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tinybt.data import cache, load
+from tinybt.data import cache, load, registry
 from tinybt.data.writers import write_dataset
 from test_writers import interactions, random_dataset
 
@@ -24,8 +24,8 @@ def folder(tmp_path, monkeypatch):
 
 def _count_parses(monkeypatch):
     calls = []
-    real = load.LOADERS["ml-1m"]
-    monkeypatch.setitem(load.LOADERS, "ml-1m", lambda f: calls.append(f) or real(f))
+    real = registry.LOADERS["ml-1m"]
+    monkeypatch.setitem(registry.LOADERS, "ml-1m", lambda f: calls.append(f) or real(f))
     return calls
 
 
@@ -63,7 +63,7 @@ def test_changed_source_file_is_reparsed(folder, monkeypatch):
 def test_corrupt_cache_is_ignored_and_rebuilt(folder, monkeypatch):
     calls = _count_parses(monkeypatch)
     want = interactions(load.load_dataset("ml-1m", data_dir=folder))
-    path = cache.cache_path("ml-1m", load.source_files("ml-1m", folder))
+    path = cache.cache_path("ml-1m", registry.source_files("ml-1m", folder))
     path.write_bytes(path.read_bytes()[:100])
     with pytest.warns(UserWarning, match="corrupt cache"):
         assert interactions(load.load_dataset("ml-1m", data_dir=folder)) == want

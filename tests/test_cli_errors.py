@@ -196,7 +196,7 @@ def boom(*a, **k):
 
 
 def test_a_bug_is_one_line_unless_debug(monkeypatch):
-    monkeypatch.setattr("tinybt.gradcheck.run_all", boom)
+    monkeypatch.setattr("tinybt.check.gradcheck.run_all", boom)
     r = CliRunner().invoke(cli, ["gradcheck"])
     assert r.exit_code == 1
     assert r.stderr == ("error: internal error: ZeroDivisionError: division by zero; "
@@ -211,7 +211,7 @@ def test_os_errors_name_the_path(monkeypatch, tmp_path):
     def deny(*a, **k):
         raise PermissionError(13, "Permission denied", str(tmp_path / "x"))
 
-    monkeypatch.setattr("tinybt.gradcheck.run_all", deny)
+    monkeypatch.setattr("tinybt.check.gradcheck.run_all", deny)
     r = CliRunner().invoke(cli, ["gradcheck"])
     assert r.exit_code == 2 and r.stderr == f"error: {tmp_path / 'x'}: Permission denied\n"
 

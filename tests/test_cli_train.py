@@ -87,7 +87,7 @@ def test_every_setting_has_its_flag():
     from dataclasses import fields
 
     from tinybt.cli import train as train_cmd
-    from tinybt.train.config import TrainConfig
+    from tinybt.run.config import TrainConfig
 
     flags = {p.name for p in train_cmd.params}
     assert {f.name for f in fields(TrainConfig)} - {"version"} <= flags

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from tinybt.cli import main
-from tinybt.compare import PLOTS, format_compare, format_robustness, plot, row_name, scaled_lr
+from tinybt.probe.compare import PLOTS, format_compare, format_robustness, plot, row_name, scaled_lr
 from tinybt.errors import TinyBTError
-from tinybt.evaluate import BAG, RANDOM
-from tinybt.train.config import TrainConfig, default_lr
-from tinybt.train.examples import history_lengths
+from tinybt.probe.evaluate import BAG, RANDOM
+from tinybt.run.config import TrainConfig, default_lr
+from tinybt.data.views import history_lengths
 from tinybt.train.trainer import load_sequences
 
 from train_helpers import run_cli

@@ -23,8 +23,8 @@ from tinybt.errors import TinyBTError  # noqa: E402
 from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init  # noqa: E402
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init  # noqa: E402
 from tinybt.models.encoder import EncoderConfig  # noqa: E402
-from tinybt.train import checkpoint, run_dir  # noqa: E402
-from tinybt.train.config import TrainConfig  # noqa: E402
+from tinybt.run import checkpoint, run_dir  # noqa: E402
+from tinybt.run.config import TrainConfig  # noqa: E402
 from train_helpers import run_cli  # noqa: E402
 
 B, T, V = 8, 6, 12

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tinybt.backend import use_backend
 from tinybt.losses.barlow import barlow_twins_forward
 from tinybt.train import diagnostics as dg
-from tinybt.train.run_dir import read_metrics
+from tinybt.run.run_dir import read_metrics
 from tinybt.train.trainer import setup, train
 from train_helpers import tiny_config
 

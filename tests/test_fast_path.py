@@ -3,7 +3,7 @@ its backward is the derivative of its own forward, not only close to the referen
 
 import pytest
 
-from tinybt.gradcheck import all_cases
+from tinybt.check.gradcheck import all_cases
 
 from check_helpers import assert_gradcheck
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from tinybt.cli import cli
 from tinybt.errors import TinyBTError
-from tinybt.golden import CONVENTIONS, FORMAT, SELF_TOL, _write_npz, check, compare, export, load
+from tinybt.check.golden import CONVENTIONS, FORMAT, SELF_TOL, _write_npz, check, compare, export, load
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinybt.gradcheck import Case, check, numeric_grad, prepare, rel_error
+from tinybt.check.gradcheck import Case, check, numeric_grad, prepare, rel_error
 
 
 def test_numeric_grad_of_known_function_and_restores_x():

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinybt.cases.sequence import gru_case
+from tinybt.check.cases.sequence import gru_case
 from tinybt.backend import BACKENDS, use_backend
 from tinybt.nn.gru import gru_backward, gru_forward, gru_init
 

@@ -3,10 +3,10 @@
 import numpy as np
 
 from check_helpers import assert_gradcheck
-from tinybt.gradcheck import Case
+from tinybt.check.gradcheck import Case
 from tinybt.models.encoder import EncoderConfig, encoder_backward, encoder_forward, encoder_init
 from tinybt.nn.gru import gru_forward
-from tinybt.nn.params import sub
+from tinybt.params import sub
 
 V, D, B, T = 9, 5, 4, 6
 

@@ -11,7 +11,7 @@ jnp = pytest.importorskip("jax.numpy")
 from port_helpers import (GOLDEN, GRU_CASES, ROOT, assert_exit_codes, assert_fails_exactly,  # noqa: E402
                           assert_large_gru_miss, assert_passes_every_case, run)
 
-from tinybt.golden import load  # noqa: E402
+from tinybt.check.golden import load  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "examples"))
 

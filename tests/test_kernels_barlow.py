@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinybt.gradcheck import rel_error
+from tinybt.check.gradcheck import rel_error
 from tinybt.kernels import barlow as kernel
 
 from check_helpers import bt_loss_on

@@ -1,4 +1,4 @@
-"""tinybt/kernels/parse.py == the parsers of tinybt/data/movielens.py and tinybt/data/yelp.py.
+"""tinybt/data/parse.py == the parsers of tinybt/data/movielens.py and tinybt/data/yelp.py.
 
 Generated files, good and damaged: both paths give the same arrays, or the same
 error line, or the same warning.

@@ -10,14 +10,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.stats import norm
 
-from tinybt.cases import layers as L
-from tinybt.gradcheck import all_cases
+from tinybt.check.cases import layers as L
+from tinybt.check.gradcheck import all_cases
 from tinybt.nn.activations import gelu_backward, gelu_forward, sigmoid
 from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward, batchnorm_init
 from tinybt.nn.embedding import embedding_backward, embedding_forward, embedding_init
 from tinybt.nn.layernorm import layernorm_backward, layernorm_forward, layernorm_init
 from tinybt.nn.linear import linear_init
-from tinybt.nn.params import cast
+from tinybt.params import cast
 from tinybt.nn.pooling import last_pool_backward, last_pool_forward, mean_pool_backward, mean_pool_forward
 from tinybt.nn.positional import positional_forward, positional_init
 

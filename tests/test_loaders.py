@@ -1,6 +1,6 @@
 """Loaders: fixtures written here in the real formats, bad input, and the real files if present.
 
-Every test runs on both paths (the parsers' reference and tinybt/kernels/parse.py), so
+Every test runs on both paths (the parsers' reference and tinybt/data/parse.py), so
 both give the same data and the same error lines; tests/test_kernels_parse.py compares
 them on generated files.
 """

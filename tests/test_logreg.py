@@ -6,8 +6,8 @@ import scipy.sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinybt.cases.probe import logreg_case
-from tinybt.gradcheck import check
+from tinybt.check.cases.probe import logreg_case
+from tinybt.check.gradcheck import check
 from tinybt.probe.logreg import fit_logreg, logreg_loss, predict
 
 

@@ -4,8 +4,8 @@ import numba
 import numpy as np
 import pytest
 
-from tinybt.cases.models import barlow_case, model_bt_gru, model_bt_transformer, model_dual
-from tinybt.gradcheck import check
+from tinybt.check.cases.models import barlow_case, model_bt_gru, model_bt_transformer, model_dual
+from tinybt.check.gradcheck import check
 from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init, stack_views
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
 from tinybt.models.encoder import EncoderConfig, encoder_forward, encoder_init

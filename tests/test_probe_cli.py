@@ -16,11 +16,11 @@ from tinybt.cli import main
 from tinybt.data.fingerprint import fingerprint
 from tinybt.data.labels import make_labels
 from tinybt.errors import TinyBTError
-from tinybt.evaluate import BAG, RANDOM, check_tasks
+from tinybt.probe.evaluate import BAG, RANDOM, check_tasks
 from tinybt.probe.folds import pool_mask, stratified_folds
 from tinybt.probe.report import POPULAR
-from tinybt.train import checkpoint, run_dir
-from tinybt.train.config import TrainConfig
+from tinybt.run import checkpoint, run_dir
+from tinybt.run.config import TrainConfig
 from tinybt.train.trainer import encoder_config, init_model, load_sequences
 
 from train_helpers import run_cli
@@ -174,7 +174,7 @@ def test_train_ends_with_a_probe_table_unless_no_probe(tmp_path, monkeypatch, ca
 
 
 def test_a_task_with_too_few_labels_is_skipped_with_a_note_not_the_table(untrained_run, monkeypatch):
-    import tinybt.evaluate as ev
+    import tinybt.probe.evaluate as ev
     from tinybt.probe.report import format_markdown
 
     _, ds, seqs = untrained_run

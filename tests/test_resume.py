@@ -9,7 +9,8 @@ import time
 import pytest
 
 from tinybt.errors import TinyBTError
-from tinybt.train import checkpoint, run_dir, trainer
+from tinybt.run import checkpoint, run_dir
+from tinybt.train import trainer
 from tinybt.train.trainer import train
 
 from train_helpers import assert_same_checkpoint, metrics, tiny_config, tiny_flags

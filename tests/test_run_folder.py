@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from tinybt.cli import cli
 from tinybt.errors import TinyBTError
-from tinybt.train import lock, run_dir
-from tinybt.train.config import TrainConfig
+from tinybt.run import lock, run_dir
+from tinybt.run.config import TrainConfig
 from tinybt.train.embed import embed
 from tinybt.train.trainer import train
 
@@ -146,7 +146,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_folder(run, tmp_pa
 
 
 def test_the_lock_dies_with_its_process(run):
-    code = (f"import sys, time; sys.path.insert(0, {os.getcwd()!r}); from tinybt.train import lock; "
+    code = (f"import sys, time; sys.path.insert(0, {os.getcwd()!r}); from tinybt.run import lock; "
             f"lock.acquire({str(run)!r}, 'x'); print('held', flush=True); time.sleep(60)")
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:

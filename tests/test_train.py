@@ -9,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.errors import TinyBTError
-from tinybt.train import checkpoint, trainer
-from tinybt.train.config import TrainConfig
+from tinybt.run import checkpoint
+from tinybt.train import trainer
+from tinybt.run.config import TrainConfig
 from tinybt.train.embed import embed, load_run
-from tinybt.train.examples import barlow_views, next_item_log_q, next_item_pairs
+from tinybt.data.views import barlow_views, next_item_log_q, next_item_pairs
 from tinybt.train.trainer import train
 
 from train_helpers import assert_same_checkpoint, metrics, tiny_config

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinybt.cases.sequence import block_case
+from tinybt.check.cases.sequence import block_case
 from tinybt.nn.transformer_block import block_backward, block_forward, block_init
 
 from check_helpers import assert_gradcheck

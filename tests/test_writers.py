@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.data.dataset import Dataset
-from tinybt.data.load import parse_folder
+from tinybt.data.registry import parse_folder
 from tinybt.data.movielens import AGE_NAMES, GENDERS, OCCUPATIONS_1M
 from tinybt.data.writers import write_dataset
 from tinybt.errors import TinyBTError

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinybt.gradcheck import numeric_grad, rel_error
+from tinybt.check.gradcheck import numeric_grad, rel_error
 from tinybt.losses.xent import softmax_cross_entropy
 
 

@@ -10,8 +10,8 @@ import pytest
 from tinybt.cli import main
 from tinybt.data.synthetic import generate
 from tinybt.data.writers import write_dataset
-from tinybt.train.config import TrainConfig
-from tinybt.train.run_dir import read_metrics
+from tinybt.run.config import TrainConfig
+from tinybt.run.run_dir import read_metrics
 
 
 def tiny_dataset(folder):

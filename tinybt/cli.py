@@ -15,7 +15,7 @@ from tinybt import __version__
 from tinybt.atomic import check_folder
 from tinybt.errors import TinyBTError, one_line
 from tinybt.backend import BACKENDS, use_backend
-from tinybt.train.config import LR, LR_BATCH, TrainConfig
+from tinybt.run.config import LR, LR_BATCH, TrainConfig
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -67,7 +67,7 @@ def cli(debug):
 @click.option("--seed", default=0, show_default=True, help="Seed for the random test tensors.")
 def gradcheck(only, seed):
     """Float64 finite-difference check of every layer, loss and model."""
-    from tinybt.gradcheck import run_all
+    from tinybt.check.gradcheck import run_all
 
     if seed < 0:
         raise TinyBTError(f"--seed: must be >= 0, got {seed}")
@@ -85,7 +85,7 @@ def golden():
 @click.option("--force", is_flag=True, help="Replace DIR even if it is not empty.")
 def golden_export(dir, force):
     """Write every case to DIR (manifest.json + one .npz per case, float64)."""
-    from tinybt.golden import export
+    from tinybt.check.golden import export
 
     names = export(dir, force=force)
     click.echo(f"wrote {len(names)} cases to {dir}")
@@ -95,7 +95,7 @@ def golden_export(dir, force):
 @click.argument("dir", type=click.Path(file_okay=False))
 def golden_check(dir):
     """Recompute every case in DIR with this tinybt and compare (exit 1 on a difference)."""
-    from tinybt.golden import check
+    from tinybt.check.golden import check
 
     if not check(dir, echo=click.echo):
         sys.exit(1)
@@ -145,7 +145,7 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.pass_context
 def train(ctx, out, resume, threads, backend, no_probe, **settings):
     """Pretrain a user-sequence encoder (Barlow Twins or the dual-encoder baseline)."""
-    from tinybt.train import run_dir
+    from tinybt.run import run_dir
     from tinybt.train.trainer import train as run_training
 
     given = _given(ctx, settings)
@@ -204,10 +204,10 @@ def _eval_options(f):
 def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, threads, data_dir):
     """Cross-validated linear probes and next-item retrieval of a run's frozen user vectors,
     with the reference rows and 95 % intervals -> results.json/.md (results-val.* for --split val)."""
-    from tinybt.evaluate import check_run_dir, evaluate, parse_list
-    from tinybt.train import lock
-    from tinybt.train.config import use_threads
-    from tinybt.train.run_dir import data_moved_to
+    from tinybt.probe.evaluate import check_run_dir, evaluate, parse_list
+    from tinybt.run import lock
+    from tinybt.run.config import use_threads
+    from tinybt.run.run_dir import data_moved_to
 
     fractions = parse_list(label_fractions, "--label-fractions", float)
     use_threads(threads)
@@ -231,8 +231,8 @@ def compare(ctx, batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_frac
             **settings):
     """Barlow Twins vs dual encoder at each batch size (same examples seen, several pretraining seeds),
     evaluated with paired 95 % intervals -> OUT/compare.md."""
-    from tinybt.compare import compare as run_compare
-    from tinybt.evaluate import parse_list
+    from tinybt.probe.compare import compare as run_compare
+    from tinybt.probe.evaluate import parse_list
 
     _refuse_transformer_flags(_given(ctx, settings), settings["encoder"])
     md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
@@ -253,9 +253,9 @@ compare.params += [p for p in train.params
 @click.option("--data-dir", default=None, help="Where the run's data is now, if it moved.")
 def embed(run_dir, out, threads, data_dir):
     """Write the user vector of every user of a trained run (.npy, or .csv with user ids)."""
-    from tinybt.train.config import use_threads
+    from tinybt.run.config import use_threads
     from tinybt.train.embed import embed as write_vectors
-    from tinybt.train.run_dir import data_moved_to
+    from tinybt.run.run_dir import data_moved_to
 
     use_threads(threads)
     with data_moved_to(data_dir):
@@ -274,7 +274,8 @@ def data():
 def data_download(name, data_dir):
     """Fetch NAME (ml-1m, ml-20m, ml-100k) into $TINYBT_HOME, verify and parse it."""
     from tinybt.data.download import locate
-    from tinybt.data.load import check_name, load_dataset
+    from tinybt.data.load import load_dataset
+    from tinybt.data.registry import check_name
 
     check_name(name)
     if name == "synthetic":
@@ -294,7 +295,8 @@ def data_download(name, data_dir):
 def data_info(name, data_dir, max_len, min_interactions):
     """Counts, sequence-length percentiles and label balance of every task."""
     from tinybt.data.info import describe
-    from tinybt.data.load import check_name, load_dataset
+    from tinybt.data.load import load_dataset
+    from tinybt.data.registry import check_name
 
     check_name(name)
     TrainConfig(dataset=name, data_dir=data_dir, max_len=max_len, min_interactions=min_interactions).validate()

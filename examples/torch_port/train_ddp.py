@@ -2,7 +2,7 @@
 
     torchrun --nproc_per_node N examples/torch_port/train_ddp.py --config CONFIG.json --out RUN_DIR
 
-CONFIG.json is a tinybt run's config.json (tinybt.train.config.TrainConfig; any subset
+CONFIG.json is a tinybt run's config.json (tinybt.run.config.TrainConfig; any subset
 of its settings, the rest default). RUN_DIR becomes a tinybt run folder: config.json,
 metrics.jsonl and a float32 checkpoint.npz written by tinybt's own functions, so
 `tinybt embed RUN_DIR` and `tinybt probe RUN_DIR` evaluate it with the reference.
@@ -52,10 +52,10 @@ from tinybt import __version__  # noqa: E402
 from tinybt.data.batching import epoch_batches  # noqa: E402
 from tinybt.errors import TinyBTError  # noqa: E402
 from tinybt.optim.schedule import warmup_cosine  # noqa: E402
-from tinybt.train import checkpoint, lock, run_dir  # noqa: E402
-from tinybt.train.config import TrainConfig  # noqa: E402
+from tinybt.run import checkpoint, lock, run_dir  # noqa: E402
+from tinybt.run.config import TrainConfig  # noqa: E402
 from tinybt.data.fingerprint import fingerprint  # noqa: E402
-from tinybt.train.examples import barlow_views, next_item_pairs  # noqa: E402
+from tinybt.data.views import barlow_views, next_item_pairs  # noqa: E402
 from tinybt.train.trainer import (BT_PARTS, encoder_config, init_model, load_sequences, training_log_q,  # noqa: E402
                                   training_rows)
 from torch_port import losses, models  # noqa: E402
@@ -225,7 +225,7 @@ def train(cfg, out, rank, world_size, echo=print):
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     aug = cfg.augment_config()
     held = contextlib.nullcontext()
-    if rank == 0:                               # one writer, as with tinybt train (tinybt.train.lock)
+    if rank == 0:                               # one writer, as with tinybt train (tinybt.run.lock)
         out.mkdir(parents=True, exist_ok=True)
         held = lock.acquire(out, "--out")
         run_dir.create(out, cfg, fingerprint(ds))

@@ -22,6 +22,7 @@ import numpy as np
 from tinybt.atomic import check_folder
 from tinybt.data import movielens, yelp
 from tinybt.data.cache import tinybt_home
+from tinybt.data.registry import parse_folder
 from tinybt.data.textio import expect_files
 from tinybt.errors import TinyBTError
 
@@ -82,8 +83,6 @@ def download_dataset(name, expected="published"):
 
     expected: counts to verify (default: the published ones; None skips the check).
     """
-    from tinybt.data.load import parse_folder
-
     if name == "yelp":
         raise TinyBTError(YELP_HELP)
     if name not in EXPECTED:

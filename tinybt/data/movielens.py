@@ -2,7 +2,7 @@
 
 All three ratings files are lines of `user SEP item SEP rating SEP timestamp`,
 parsed by `parse_ratings`: a regular expression per line here, a Numba kernel
-over the file's bytes on the fast path (tinybt/kernels/parse.py; benchmarks/bench_parse.py
+over the file's bytes on the fast path (tinybt/data/parse.py; benchmarks/bench_parse.py
 times both). The small metadata files (movies, users) are read line by line in Python.
 
 Items are the union of the catalog (movies file) and the rated ids; users the
@@ -17,10 +17,10 @@ import re
 import numpy as np
 
 from tinybt import backend
+from tinybt.data import parse
 from tinybt.data.dataset import Dataset
 from tinybt.data.textio import (aligned, decode, dense_index, expect_files, genre_arrays,
                                 line_error, nonempty, read_bytes, text_error, text_lines, warn_anomalies)
-from tinybt.kernels import parse as fast
 
 FILES = {"ml-1m": ("ratings.dat", "users.dat", "movies.dat"),
          "ml-20m": ("ratings.csv", "movies.csv"),
@@ -56,7 +56,7 @@ def parse_ratings(buf, pos, sep):
     a line may end in CR LF; the last line may lack its newline.
     """
     if backend.fast():
-        return fast.parse_ratings(buf, pos, sep)
+        return parse.parse_ratings(buf, pos, sep)
     s = re.escape(sep)
     line_re = re.compile(rb"(\d{1,18})" + s + rb"(\d{1,18})" + s + rb"(\d{1,18}(?:\.\d+)?)" + s
                          + rb"(\d{1,18})\r?")

@@ -3,7 +3,7 @@
 review.json is the big file (millions of lines with long review texts), so
 `scan_reviews` pulls out only user_id, business_id, stars and date, walking each
 line's JSON strings left to right with regular expressions here and in one Numba
-pass over the bytes on the fast path (tinybt/kernels/parse.py); the ids are
+pass over the bytes on the fast path (tinybt/data/parse.py); the ids are
 indexed with np.unique. business.json (one line per business) goes through the
 json module. A truncated last line (an interrupted download or a cut head of the
 file) is skipped with a warning, blank lines at the end are ignored; any other bad
@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from tinybt import backend
+from tinybt.data import parse
 from tinybt.data.dataset import Dataset
 from tinybt.data.textio import genre_arrays, line_error, nonempty, read_bytes, text_error, warn_anomalies
 from tinybt.errors import TinyBTError
-from tinybt.kernels import parse as fast
 
 # The official names, then the short ones `tinybt data synthesize` writes.
 REVIEW_FILES = ("yelp_academic_dataset_review.json", "review.json")
@@ -117,7 +117,7 @@ def scan_reviews(buf):
     ("YYYY-MM-DD[ HH:MM:SS]") and the number stars; other keys are skipped unread.
     """
     if backend.fast():
-        return fast.scan_reviews(buf)
+        return parse.scan_reviews(buf)
     lines = bytes(buf).split(b"\n")
     spans, stars, ts = [], [], []
     pos, bad, truncated = 0, -1, False
@@ -145,7 +145,7 @@ def scan_reviews(buf):
 def substrings(buf, starts, lengths):
     """The byte strings buf[start:start+length] as one 'S' array."""
     if backend.fast():
-        return fast.substrings(buf, starts, lengths)
+        return parse.substrings(buf, starts, lengths)
     return np.array([bytes(buf[a:a + n]) for a, n in zip(starts, lengths)], dtype=bytes)
 
 

@@ -18,7 +18,7 @@ import numba
 from numba import njit, prange
 
 from tinybt.kernels.linear import matmul_rows, matmul_tn
-from tinybt.nn.lengths import check_lengths
+from tinybt.lengths import check_lengths
 
 
 class Cache(NamedTuple):

@@ -1,5 +1,5 @@
 """The linear layer's fast path (tinybt/nn/linear.py is the reference: same arguments,
-same cache, same results up to rounding), for the big position-wise GEMMs.
+the same cache fields, same results up to rounding), for the big position-wise GEMMs.
 
 Training keeps BLAS on one thread (a second BLAS thread waits for a core Numba holds),
 so one (N × Din)(Din × Dout) GEMM would use one core. Here the N rows split into one
@@ -9,13 +9,20 @@ sums over the rows, so each block's partial product is summed in block order aft
 never as threads finish. Results depend on the thread count only, not on scheduling.
 """
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 from numba import njit, prange
 
-from tinybt.nn.linear import LinearCache
 
 MIN_ROWS = 1024      # below this a parallel region's start-up costs more than half the GEMM
+
+
+class RowBlockLinearCache(NamedTuple):
+    x: np.ndarray        # (N, Din) C-contiguous
+    W: np.ndarray        # (Dout, Din)
+    has_bias: bool
 
 
 @njit(parallel=True, cache=True)
@@ -70,7 +77,7 @@ def linear_forward(x, params):
     out = matmul_rows(x, W.T)
     if "bias" in params:
         out += params["bias"]
-    return out, LinearCache(x, W, "bias" in params)
+    return out, RowBlockLinearCache(x, W, "bias" in params)
 
 
 def linear_backward(dout, cache):

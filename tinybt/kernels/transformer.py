@@ -25,7 +25,7 @@ from numba import njit, prange
 from tinybt.kernels import activations, layernorm
 from tinybt.kernels.exp import exp
 from tinybt.kernels.linear import linear_backward, linear_forward
-from tinybt.nn.params import prefixed, sub
+from tinybt.params import prefixed, sub
 
 
 class Packed(NamedTuple):

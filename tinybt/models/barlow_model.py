@@ -18,8 +18,8 @@ import numpy as np
 
 from tinybt.losses.barlow import barlow_twins_backward, barlow_twins_forward
 from tinybt.models.encoder import EncoderConfig, encoder_backward, encoder_forward, encoder_init
-from tinybt.models.grads import add_grads
 from tinybt.models.projector import projector_backward, projector_forward, projector_init
+from tinybt.params import add_grads
 
 
 class BarlowCache(NamedTuple):

@@ -16,9 +16,8 @@ import numpy as np
 
 from tinybt.losses.dual import dual_encoder_backward, dual_encoder_forward
 from tinybt.models.encoder import EncoderConfig, encoder_backward, encoder_forward, encoder_init
-from tinybt.models.grads import add_grads
 from tinybt.nn.embedding import embedding_backward, embedding_forward
-from tinybt.nn.params import prefixed, sub
+from tinybt.params import add_grads, prefixed, sub
 
 
 class DualModelCache(NamedTuple):

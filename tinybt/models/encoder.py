@@ -30,7 +30,7 @@ from tinybt.kernels import transformer as fast
 from tinybt.nn.embedding import embedding_backward, embedding_forward, embedding_init
 from tinybt.nn.gru import gru_backward, gru_forward, gru_init
 from tinybt.nn.layernorm import layernorm_backward, layernorm_forward, layernorm_init
-from tinybt.nn.params import prefixed, sub
+from tinybt.params import prefixed, sub
 from tinybt.nn.pooling import last_pool_backward, last_pool_forward, mean_pool_backward, mean_pool_forward
 from tinybt.nn.positional import positional_backward, positional_forward, positional_init
 from tinybt.nn.transformer_block import block_backward, block_forward, block_init

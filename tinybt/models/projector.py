@@ -22,7 +22,7 @@ import numpy as np
 from tinybt.nn.activations import relu_backward, relu_forward
 from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward, batchnorm_init
 from tinybt.nn.linear import linear_backward, linear_forward, linear_init
-from tinybt.nn.params import prefixed, sub
+from tinybt.params import prefixed, sub
 
 
 class ProjectorLayerCache(NamedTuple):

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tinybt.nn.linear import linear_backward, linear_forward, linear_init
-from tinybt.nn.params import prefixed, sub, uniform
+from tinybt.params import prefixed, sub, uniform
 from tinybt.nn.softmax import masked_softmax_backward, masked_softmax_forward
 
 

@@ -20,8 +20,8 @@ import numpy as np
 from tinybt import backend
 from tinybt.kernels import gru as fast
 from tinybt.nn.activations import sigmoid
-from tinybt.nn.lengths import check_lengths
-from tinybt.nn.params import uniform
+from tinybt.lengths import check_lengths
+from tinybt.params import uniform
 
 
 class GRUCache(NamedTuple):

@@ -5,7 +5,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tinybt.nn.params import uniform
+from tinybt.params import uniform
 
 
 class LinearCache(NamedTuple):

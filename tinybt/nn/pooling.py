@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tinybt.nn.lengths import check_lengths
+from tinybt.lengths import check_lengths
 
 
 class LastPoolCache(NamedTuple):

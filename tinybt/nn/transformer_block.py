@@ -17,7 +17,7 @@ from tinybt.nn.activations import gelu_backward, gelu_forward
 from tinybt.nn.attention import mha_backward, mha_forward, mha_init
 from tinybt.nn.layernorm import layernorm_backward, layernorm_forward, layernorm_init
 from tinybt.nn.linear import linear_backward, linear_forward, linear_init
-from tinybt.nn.params import prefixed, sub
+from tinybt.params import prefixed, sub
 
 
 class BlockCache(NamedTuple):

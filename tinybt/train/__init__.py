@@ -1,1 +1,1 @@
-"""Training: config, run folder, checkpoints and the epoch loop (see trainer.py)."""
+"""Training: the epoch loop (trainer.py), its diagnostics and plots, user vectors (embed.py)."""

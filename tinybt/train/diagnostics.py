@@ -100,11 +100,11 @@ def measure(run, rows, seed):
     -> (metrics row, {"std": (D,), "C": (k, k) sample of the cross-correlation or None}).
     The views come from their own Generator (seeded by `seed`), so measuring never moves
     the training RNG, and the projector runs on a copy of the BatchNorm buffers."""
+    from tinybt.data.views import barlow_views
     from tinybt.models.barlow_model import stack_views
+    from tinybt.models.encode import encode_users
     from tinybt.models.encoder import encoder_forward
     from tinybt.models.projector import projector_forward
-    from tinybt.train.embed import encode_users
-    from tinybt.train.examples import barlow_views
 
     u = encode_users(run.params, run.enc, run.seqs, rows)
     (ids1, len1), (ids2, len2) = barlow_views(run.seqs, rows, np.random.default_rng(seed), run.aug, run.cfg.max_len)

@@ -15,10 +15,9 @@ import numpy as np
 
 from tinybt.atomic import atomic_open, check_writable
 from tinybt.data.fingerprint import fingerprint
-from tinybt.data.batching import pad_batch
 from tinybt.errors import TinyBTError
-from tinybt.models.encoder import encoder_forward
-from tinybt.train import checkpoint, run_dir
+from tinybt.models.encode import encode_users
+from tinybt.run import checkpoint, run_dir
 from tinybt.train.trainer import encoder_config, load_sequences
 
 
@@ -30,18 +29,6 @@ def load_run(path):
     ds, seqs = load_sequences(cfg)
     run_dir.check_data(path, fingerprint(ds))
     return cfg, ds, seqs, encoder_config(cfg, seqs), params
-
-
-def encode_users(params, enc, seqs, rows=None, batch_size=512):
-    """rows (U,) of seqs (default all) -> user vectors (U, D) in the params' dtype."""
-    rows = np.arange(seqs.n_users) if rows is None else np.asarray(rows)
-    out = []
-    for i in range(0, len(rows), batch_size):
-        ids, lengths = pad_batch(seqs.hist_values, seqs.hist_offsets, rows[i:i + batch_size], enc.max_len)
-        u, _ = encoder_forward(ids, lengths, params, enc)
-        out.append(u)
-    D = params["item_emb.weight"].shape[1]
-    return np.concatenate(out) if out else np.zeros((0, D), params["item_emb.weight"].dtype)
 
 
 def embed(path, out):

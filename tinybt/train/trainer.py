@@ -39,9 +39,10 @@ from tinybt.models.encoder import EncoderConfig
 from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
-from tinybt.train import checkpoint, diagnostics, lock, plots, run_dir
-from tinybt.train.config import TrainConfig, check_memory, use_threads
-from tinybt.train.examples import barlow_views, history_lengths, next_item_log_q, next_item_pairs
+from tinybt.run import checkpoint, lock, run_dir
+from tinybt.train import diagnostics, plots
+from tinybt.run.config import TrainConfig, check_memory, use_threads
+from tinybt.data.views import barlow_views, history_lengths, next_item_log_q, next_item_pairs
 
 BT_PARTS = ("on_diag", "off_diag", "on_diag_per_p", "off_diag_per_p")
 

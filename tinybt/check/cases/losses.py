@@ -7,7 +7,7 @@ uses N < P, so on the fast path the kernel's Gram-matrix branch is the one check
 
 import numpy as np
 
-from tinybt.gradcheck import Case, case
+from tinybt.check.gradcheck import Case, case
 from tinybt.losses.barlow import barlow_twins_backward, barlow_twins_forward
 from tinybt.losses.dual import dual_encoder_backward, dual_encoder_forward
 from tinybt.losses.xent import cross_entropy_backward, cross_entropy_forward

@@ -8,7 +8,7 @@ Integer/bool inputs (lengths, masks) travel in `inputs` and get no gradient.
 
 import numpy as np
 
-from tinybt.gradcheck import Case, case, layer_run
+from tinybt.check.gradcheck import Case, case, layer_run
 from tinybt.nn.attention import mha_backward, mha_forward, mha_init
 from tinybt.nn.gru import gru_backward, gru_forward, gru_init
 from tinybt.nn.softmax import masked_softmax_backward, masked_softmax_forward

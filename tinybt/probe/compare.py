@@ -29,11 +29,11 @@ from pathlib import Path
 
 from tinybt.atomic import atomic_open, write_text
 from tinybt.errors import TinyBTError
-from tinybt.evaluate import BAG, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fractions, check_options, \
+from tinybt.probe.evaluate import BAG, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fractions, check_options, \
     check_tasks, dataset_title, difference, encoder_run, reference_arms, score, summarise
 from tinybt.probe import FOLDS, LABEL_FRACTIONS
 from tinybt.probe.report import MAJORITY, format_differences, format_probe_tables, format_retrieval, protocol_line
-from tinybt.train.config import LR, LR_BATCH
+from tinybt.run.config import LR, LR_BATCH
 
 BATCH_SIZES = (16, 32, 64, 128, 256)
 OBJECTIVES = ("barlow", "dual")
@@ -65,7 +65,7 @@ def _same_recipe(a, b):
 
 def train_or_reuse(cfg, path, echo):
     """Train cfg into path, or reuse/resume a run already there; -> its metrics rows (one per epoch)."""
-    from tinybt.train import run_dir
+    from tinybt.run import run_dir
     from tinybt.train.trainer import train
 
     if not (path / run_dir.CONFIG).exists():
@@ -86,8 +86,8 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
             jobs=1, echo=print):
     """settings: TrainConfig fields shared by every run. Returns the markdown file written."""
     from tinybt.data.fingerprint import fingerprint
-    from tinybt.train import checkpoint, run_dir
-    from tinybt.train.config import TrainConfig
+    from tinybt.run import checkpoint, run_dir
+    from tinybt.run.config import TrainConfig
     from tinybt.train.trainer import encoder_config, load_sequences
 
     t_start = time.perf_counter()

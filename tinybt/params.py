@@ -27,3 +27,12 @@ def uniform(rng, shape, bound, dtype):
 def cast(arrays, dtype):
     """The float entries of a dict in `dtype`; integer ones (ids, lengths, num_batches_tracked) unchanged."""
     return {k: np.asarray(v, dtype) if np.asarray(v).dtype.kind == "f" else v for k, v in arrays.items()}
+
+
+def add_grads(a, b):
+    """{name: g} + {name: g'} -> sum per name: the gradient of a parameter used in two places
+    (the two views' projector, the dual encoder's shared item table)."""
+    out = dict(a)
+    for k, g in b.items():
+        out[k] = out[k] + g if k in out else g
+    return out

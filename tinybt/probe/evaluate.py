@@ -95,7 +95,7 @@ def dataset_title(ds):
 
 def check_run_dir(path):
     """A finished run folder, or a TinyBTError naming RUN_DIR and what is missing."""
-    from tinybt.train import run_dir
+    from tinybt.run import run_dir
 
     path = Path(path)
     if not path.is_dir():
@@ -109,7 +109,7 @@ def check_run_dir(path):
 
 def encoder_run(params, enc, seqs):
     """One run of an encoder arm: its user vectors and item embedding table."""
-    from tinybt.train.embed import encode_users
+    from tinybt.models.encode import encode_users
 
     return {"features": encode_users(params, enc, seqs), "items": params["item_emb.weight"]}
 

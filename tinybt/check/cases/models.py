@@ -19,7 +19,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from tinybt.gradcheck import Case, case
+from tinybt.check.gradcheck import Case, case
 from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
 from tinybt.models.encoder import EncoderConfig

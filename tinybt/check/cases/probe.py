@@ -7,7 +7,7 @@ x is data (frozen user vectors), so only the parameters get gradients.
 
 import numpy as np
 
-from tinybt.gradcheck import Case, case
+from tinybt.check.gradcheck import Case, case
 from tinybt.probe.logreg import logreg_loss
 
 

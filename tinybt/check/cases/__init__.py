@@ -1,7 +1,7 @@
 """Gradient-check / golden cases. Importing this package registers them all.
 
 One module per family; each function `@case("name")` builds a small float64
-Case from an rng. See tinybt/gradcheck.py for the Case contract.
+Case from an rng. See tinybt/check/gradcheck.py for the Case contract.
 """
 
 import importlib

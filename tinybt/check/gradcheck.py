@@ -55,7 +55,7 @@ _REGISTRY: dict[str, Callable] = {}
 
 
 def case(name):
-    """Register `make(rng) -> Case` under `name` (used by the modules in tinybt/cases/)."""
+    """Register `make(rng) -> Case` under `name` (used by the modules in tinybt/check/cases/)."""
     def deco(make):
         _REGISTRY[name] = make
         return make
@@ -63,7 +63,7 @@ def case(name):
 
 
 def all_cases(seed=0):
-    import tinybt.cases  # noqa: F401  (importing it registers every case)
+    import tinybt.check.cases  # noqa: F401  (importing it registers every case)
 
     return [prepare(make(np.random.default_rng(seed)), seed) for make in _REGISTRY.values()]
 

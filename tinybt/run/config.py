@@ -76,7 +76,7 @@ class TrainConfig:
             if not ok:
                 raise TinyBTError(f"{flag}: {msg}")
 
-        from tinybt.data.load import NAMES
+        from tinybt.data.registry import NAMES
 
         need(self.dataset in NAMES, "--dataset", f"expected one of {', '.join(NAMES)}, got {self.dataset!r}")
         need(self.dataset != "synthetic" or self.data_dir is None, "--data-dir",

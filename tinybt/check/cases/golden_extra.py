@@ -10,8 +10,8 @@ projector:   the BT projector on its own (Linear -> BatchNorm1d -> ReLU -> ... -
 
 import numpy as np
 
-from tinybt.cases.models import WIDTHS, model_bt_gru, model_bt_transformer, model_dual
-from tinybt.gradcheck import Case, case
+from tinybt.check.cases.models import WIDTHS, model_bt_gru, model_bt_transformer, model_dual
+from tinybt.check.gradcheck import Case, case
 from tinybt.models.projector import projector_backward, projector_forward, projector_init
 from tinybt.optim import Adam
 

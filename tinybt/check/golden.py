@@ -4,9 +4,9 @@
     DIR/<case>.npz        input/<name>, param/<name>, upstream/<name>, output/<name>, grad/<name>
 
 `grad/<name>` is ∂S/∂<name> with S = Σ_k Σ output[k] ⊙ upstream[k], for every
-float input and parameter (the Case contract of tinybt/gradcheck.py). Floats are
+float input and parameter (the Case contract of tinybt/check/gradcheck.py). Floats are
 float64, integers int64. The cases are whatever `all_cases(SEED)` registers, so
-a new case in tinybt/cases/ shows up here without touching this file. They run on
+a new case in tinybt/check/cases/ shows up here without touching this file. They run on
 the reference path (tinybt/backend.py): the goldens are the plain NumPy maths.
 
 The .npz files are written by hand (fixed zip timestamps, sorted keys) so that
@@ -27,7 +27,7 @@ from tinybt import __version__
 from tinybt.atomic import check_folder
 from tinybt.backend import use_backend
 from tinybt.errors import TinyBTError
-from tinybt.gradcheck import _REGISTRY, all_cases, rel_error
+from tinybt.check.gradcheck import _REGISTRY, all_cases, rel_error
 
 FORMAT = "tinybt-golden"
 FORMAT_VERSION = 1

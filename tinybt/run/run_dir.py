@@ -22,7 +22,7 @@ from pathlib import Path
 from tinybt.atomic import write_text
 from tinybt.data.fingerprint import changes
 from tinybt.errors import TinyBTError
-from tinybt.train.config import TrainConfig
+from tinybt.run.config import TrainConfig
 
 CONFIG, DATA, METRICS, CHECKPOINT = "config.json", "data.json", "metrics.jsonl", "checkpoint.npz"
 _DATA_DIR = contextvars.ContextVar("data_dir", default=None)

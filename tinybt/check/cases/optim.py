@@ -7,7 +7,7 @@ step. The run copies its inputs, so repeated runs give the same result.
 
 import numpy as np
 
-from tinybt.gradcheck import Case, case
+from tinybt.check.gradcheck import Case, case
 from tinybt.optim import Adam
 
 CONFIG = {"lr": 0.01, "betas": [0.9, 0.999], "eps": 1e-8, "step": 3}

@@ -7,7 +7,7 @@ builders on edge shapes (B = 1, T = 1, all-but-one padding, ...).
 
 import numpy as np
 
-from tinybt.gradcheck import Case, case, layer_run
+from tinybt.check.gradcheck import Case, case, layer_run
 from tinybt.nn.activations import gelu_backward, gelu_forward, relu_backward, relu_forward
 from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward
 from tinybt.nn.embedding import embedding_backward, embedding_forward, embedding_init

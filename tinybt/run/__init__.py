@@ -1,0 +1,1 @@
+"""The run folder: config.json, data.json, checkpoints, the writer lock."""
