@@ -20,7 +20,7 @@ from numba import njit, prange
 PARALLEL_MIN = 1 << 18      # N·P below which waking a second thread costs more than it saves
 
 
-class Cache(NamedTuple):
+class BarlowKernelCache(NamedTuple):
     zh1: np.ndarray          # (N, P) standardised views
     zh2: np.ndarray
     std1: np.ndarray         # (P,) float64
@@ -172,7 +172,7 @@ def barlow_twins_forward(z1, z2, lambd, eps):
             c_n = zh1.T @ zh2                              # N·C, (P, P)
             off = _off_diagonal_sq(c_n) / n**2
     on = float(np.sum((1 - c_diag) ** 2))
-    return on, off, Cache(zh1, zh2, std1, std2, c_diag, k1, k2, c_n, lambd)
+    return on, off, BarlowKernelCache(zh1, zh2, std1, std2, c_diag, k1, k2, c_n, lambd)
 
 
 def barlow_twins_backward(dloss, c):

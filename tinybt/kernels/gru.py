@@ -21,7 +21,7 @@ from tinybt.kernels.linear import matmul_rows, matmul_tn
 from tinybt.lengths import check_lengths
 
 
-class Cache(NamedTuple):
+class GRUKernelCache(NamedTuple):
     xp: np.ndarray        # (N, D) the valid cells' inputs, packed
     b: np.ndarray         # (N,) each cell's batch row
     t: np.ndarray         # (N,) each cell's step
@@ -181,7 +181,7 @@ def gru_forward(x, lengths, params):
     _forward_loop(gi, W_hh, params["bias_hh_l0"], n, off, _blocks(n, numba.get_num_threads()), hs, acts, hns)
     out = np.zeros((B, T, H), x.dtype)         # padded steps stay 0
     out[b, t] = hs
-    return out, Cache(xp, b, t, n, off, prev, W_ih, W_hh, hs, acts, hns)
+    return out, GRUKernelCache(xp, b, t, n, off, prev, W_ih, W_hh, hs, acts, hns)
 
 
 def gru_backward(dout, c):

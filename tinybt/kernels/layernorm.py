@@ -20,7 +20,7 @@ from tinybt.kernels.linear import row_blocks
 REASSOC = {"reassoc", "contract"}      # sums in any order (SIMD); no NaN/inf assumptions
 
 
-class Cache(NamedTuple):
+class LayerNormKernelCache(NamedTuple):
     xhat: np.ndarray     # (N, D), rows = every leading position
     rstd: np.ndarray     # (N,)
     w: np.ndarray        # (D,)
@@ -74,7 +74,7 @@ def layernorm_forward(x, params, eps=1e-5):
     rstd = np.empty(x2.shape[0], x.dtype)
     w = params["weight"]
     _fwd_kernel(x2, w, params["bias"], eps, out, xhat, rstd)
-    return out.reshape(x.shape), Cache(xhat, rstd, w, x.shape)
+    return out.reshape(x.shape), LayerNormKernelCache(xhat, rstd, w, x.shape)
 
 
 def layernorm_backward(dout, cache):

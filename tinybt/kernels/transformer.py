@@ -36,7 +36,7 @@ class Packed(NamedTuple):
     shape: tuple          # (B, T, D)
 
 
-class BlockCache(NamedTuple):
+class PackedBlockCache(NamedTuple):
     ln1: tuple
     in_proj: tuple        # nn/linear.py caches: each holds its input and weight
     qkv: np.ndarray       # (N, 3D)
@@ -48,7 +48,7 @@ class BlockCache(NamedTuple):
     linear2: tuple
 
 
-class Cache(NamedTuple):
+class PackedTransformerCache(NamedTuple):
     packed: Packed
     blocks: list
     norm: tuple
@@ -140,7 +140,7 @@ def _block_forward(x, p, pk, n_heads):
     g, slope = activations.gelu_forward(f)
     f, c_l2 = linear_forward(g, sub(p, "linear2"))
     x1 += f
-    return x1, BlockCache(c_ln1, c_in, qkv, A, c_out, c_ln2, c_l1, slope, c_l2)
+    return x1, PackedBlockCache(c_ln1, c_in, qkv, A, c_out, c_ln2, c_l1, slope, c_l2)
 
 
 def _block_backward(dout, c, pk, n_heads):
@@ -178,7 +178,7 @@ def transformer_forward(x, lengths, params, n_layers, n_heads):
         caches.append(c)
     h, c_norm = layernorm.layernorm_forward(h, sub(params, "final_norm"))
     u = np.add.reduceat(h, pk.starts, axis=0) / pk.lengths[:, None].astype(h.dtype)
-    return u, Cache(pk, caches, c_norm, n_heads)
+    return u, PackedTransformerCache(pk, caches, c_norm, n_heads)
 
 
 def transformer_backward(du, cache):

@@ -23,7 +23,7 @@ import numpy as np
 
 from tinybt import backend
 from tinybt.errors import TinyBTError
-from tinybt.kernels import barlow as fast
+from tinybt.kernels import barlow as kernel
 
 
 EPS = 1e-5      # the standardisation's eps, as BatchNorm1d(affine=False)
@@ -91,7 +91,7 @@ def barlow_twins_forward(z1, z2, lambd, eps=EPS):
     mismatched shapes or dtypes, or NaN/Inf input."""
     z1, z2 = _validate(z1, z2, eps)
     if backend.fast():
-        on, off, cache = fast.barlow_twins_forward(z1, z2, lambd, eps)
+        on, off, cache = kernel.barlow_twins_forward(z1, z2, lambd, eps)
         _check_finite(cache.std1, cache.std2)
         return _loss(on, off, lambd, z1), cache
     with np.errstate(invalid="ignore", over="ignore"):   # NaN/Inf input: reported just below
@@ -108,7 +108,7 @@ def barlow_twins_forward(z1, z2, lambd, eps=EPS):
 def barlow_twins_backward(dloss, cache):
     """dloss (scalar) -> (dz1, dz2) (N, P) each, {} (no parameters)."""
     if backend.fast():
-        return fast.barlow_twins_backward(dloss, cache)
+        return kernel.barlow_twins_backward(dloss, cache)
     zh1, zh2, std1, std2, c, lambd = cache
     n = len(zh1)
     g = 2 * lambd * c                                            # (4) off the diagonal

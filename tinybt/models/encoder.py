@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tinybt import backend
-from tinybt.kernels import transformer as fast
+from tinybt.kernels import transformer as kernel
 from tinybt.nn.embedding import embedding_backward, embedding_forward, embedding_init
 from tinybt.nn.gru import gru_backward, gru_forward, gru_init
 from tinybt.nn.layernorm import layernorm_backward, layernorm_forward, layernorm_init
@@ -90,7 +90,7 @@ def encoder_forward(ids, lengths, params, cfg: EncoderConfig):
         return u, GRUEncoderCache(cfg, c_emb, c_gru, c_pool)
     x, c_pos = positional_forward(x, sub(params, "pos_emb"))
     if backend.fast():      # the same blocks, on the valid positions only
-        u, c_fast = fast.transformer_forward(x, lengths, params, cfg.n_layers, cfg.n_heads)
+        u, c_fast = kernel.transformer_forward(x, lengths, params, cfg.n_layers, cfg.n_heads)
         return u, PackedTransformerEncoderCache(cfg, c_emb, c_pos, c_fast)
     pad = np.arange(ids.shape[1])[None, :] >= np.asarray(lengths)[:, None]   # True = padding key
     c_blocks = []
@@ -109,7 +109,7 @@ def encoder_backward(du, cache):
         dx, g_gru = gru_backward(dh, cache.gru)
         grads = prefixed(g_gru, "gru")
     elif backend.fast():
-        dx, grads = fast.transformer_backward(du, cache.packed)
+        dx, grads = kernel.transformer_backward(du, cache.packed)
         dx, g = positional_backward(dx, cache.pos)
         grads |= prefixed(g, "pos_emb")
     else:

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import erf
 
 from tinybt import backend
-from tinybt.kernels import activations as fast
+from tinybt.kernels import activations as kernel
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -41,13 +41,13 @@ def sigmoid(x):
 def gelu_forward(x):
     """x (...) -> x · Φ(x) = x · ½(1 + erf(x/√2)) (...)."""
     if backend.fast():
-        return fast.gelu_forward(x)
+        return kernel.gelu_forward(x)
     return x * 0.5 * (1 + erf(x * _INV_SQRT2)), x
 
 
 def gelu_backward(dout, x):
     if backend.fast():
-        return fast.gelu_backward(dout, x)
+        return kernel.gelu_backward(dout, x)
     cdf = 0.5 * (1 + erf(x * _INV_SQRT2))
     pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
     return dout * (cdf + x * pdf), {}       # d/dx x Φ(x) = Φ(x) + x φ(x)

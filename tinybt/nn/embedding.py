@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tinybt import backend
-from tinybt.kernels import embedding as fast
+from tinybt.kernels import embedding as kernel
 
 
 class EmbeddingCache(NamedTuple):
@@ -43,7 +43,7 @@ def embedding_forward(ids, params, padding_idx=0):
 def embedding_backward(dout, cache):
     """dout (..., D) -> (None, {"weight": (V+2, D)}); ids get no gradient."""
     if backend.fast():
-        return fast.embedding_backward(dout, cache)
+        return kernel.embedding_backward(dout, cache)
     dW = np.zeros(cache.shape, cache.dtype)
     np.add.at(dW, cache.ids.reshape(-1), dout.reshape(-1, cache.shape[1]))   # repeated ids add up
     if cache.padding_idx is not None:

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tinybt import backend
-from tinybt.kernels import gru as fast
+from tinybt.kernels import gru as kernel
 from tinybt.nn.activations import sigmoid
 from tinybt.lengths import check_lengths
 from tinybt.params import uniform
@@ -54,7 +54,7 @@ def gru_forward(x, lengths, params):
     B, T, _ = x.shape
     lengths = check_lengths(lengths, B, T, "gru")
     if backend.fast():
-        return fast.gru_forward(x, lengths, params)
+        return kernel.gru_forward(x, lengths, params)
     W_ih, W_hh = params["weight_ih_l0"], params["weight_hh_l0"]
     H = W_hh.shape[1]
     valid = np.arange(T)[None, :] < lengths[:, None]
@@ -77,7 +77,7 @@ def gru_forward(x, lengths, params):
 def gru_backward(dout, cache):
     """dout (B, T, H) -> dx (B, T, D), grads with the params' keys. Full backprop through time."""
     if backend.fast():
-        return fast.gru_backward(dout, cache)
+        return kernel.gru_backward(dout, cache)
     x, valid, h_in, r, z, n, hn, W_ih, W_hh = cache
     B, T, H = h_in.shape
     dgi = np.zeros((B, T, 3 * H), dout.dtype)   # ∂S/∂(W_ih x + b_ih), per step

@@ -5,7 +5,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tinybt import backend
-from tinybt.kernels import layernorm as fast
+from tinybt.kernels import layernorm as kernel
 
 
 class LayerNormCache(NamedTuple):
@@ -22,7 +22,7 @@ def layernorm_init(d, dtype=np.float32):
 def layernorm_forward(x, params, eps=1e-5):
     """x (..., D), weight/bias (D,) -> out (..., D)."""
     if backend.fast():
-        return fast.layernorm_forward(x, params, eps)
+        return kernel.layernorm_forward(x, params, eps)
     mu = x.mean(axis=-1, keepdims=True)
     var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
     rstd = 1.0 / np.sqrt(var + eps)
@@ -37,7 +37,7 @@ def layernorm_backward(dout, cache):
     components along 1 and along xhat removed, scaled by 1/σ.
     """
     if backend.fast():
-        return fast.layernorm_backward(dout, cache)
+        return kernel.layernorm_backward(dout, cache)
     xhat, rstd, w = cache
     dxhat = dout * w                                # y = xhat · w + b
     dx = rstd * (dxhat - dxhat.mean(axis=-1, keepdims=True)

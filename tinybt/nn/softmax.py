@@ -11,7 +11,7 @@ nothing.
 import numpy as np
 
 from tinybt import backend
-from tinybt.kernels import softmax as fast
+from tinybt.kernels import softmax as kernel
 
 
 def masked_softmax_forward(logits, mask):
@@ -21,7 +21,7 @@ def masked_softmax_forward(logits, mask):
         raise ValueError(f"masked_softmax: mask must be boolean (True = keep), got {mask.dtype}")
     keep = np.broadcast_to(mask, logits.shape)
     if backend.fast():
-        return fast.masked_softmax_forward(logits, keep)
+        return kernel.masked_softmax_forward(logits, keep)
     z = np.where(keep, logits, -np.inf)
     m = z.max(axis=-1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)           # all-masked row: exp(−inf) = 0 everywhere
@@ -34,5 +34,5 @@ def masked_softmax_forward(logits, mask):
 def masked_softmax_backward(dp, p):
     """dp (..., K) -> dlogits (..., K), {} (no parameters)."""
     if backend.fast():
-        return fast.masked_softmax_backward(dp, p)
+        return kernel.masked_softmax_backward(dp, p)
     return p * (dp - (dp * p).sum(axis=-1, keepdims=True)), {}   # ∂p_k/∂l_j = p_k (δ_kj − p_j)
