@@ -166,7 +166,7 @@ def main():
     print("|---|---|---:|---:|---:|---:|", flush=True)
     for T in lengths:
         for kind in ("gru", "transformer"):
-            enc = EncoderConfig(kind, N_ITEMS, D, CFG.layers, CFG.heads, max_len=T)
+            enc = EncoderConfig(kind, N_ITEMS, D, CFG.layers, CFG.heads, T, CFG.pooling)
             for objective in ("barlow", "dual"):
                 step, init, inputs = tinybt_step(objective, enc, np.random.default_rng(0), T)
                 fns = {"tinybt": step}

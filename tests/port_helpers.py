@@ -9,7 +9,12 @@ from tinybt.check.golden import load
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden"
-GRU_CASES = {"gru", "model_bt_gru", "model_dual", "model_bt_gru_adam10", "model_dual_adam10"}
+DEFAULT_GRU_CASES = {"default_bt_gru", "default_dual_gru", "default_bt_gru_train10", "default_dual_gru_train10"}
+GRU_CASES = {"gru", "model_bt_gru", "model_dual", "model_bt_gru_adam10", "model_dual_adam10"} | DEFAULT_GRU_CASES
+# the cases whose loss subtracts log q: the dual loss with the correction, the default dual models
+LOGQ_CASES = {"dual_encoder_logq", "default_dual_gru", "default_dual_transformer", "default_dual_gru_train10",
+              "default_dual_transformer_train10"}
+BT_PREFIXES = ("barlow_twins", "model_bt", "default_bt")
 
 
 def run(check, **kw):

@@ -36,7 +36,7 @@ def setup(name):
     """-> (cfg, enc, float64 params, buffers, global batch) of one model; all seeded."""
     objective, kind = SETUPS[name]
     cfg = TrainConfig(objective=objective, encoder=kind, dim=8, max_len=T, projector="6-6-6", lambd=0.1, tau=0.5)
-    enc = EncoderConfig(kind, V, cfg.dim, cfg.layers, cfg.heads, cfg.max_len)
+    enc = EncoderConfig(kind, V, cfg.dim, cfg.layers, cfg.heads, cfg.max_len, cfg.pooling)
     init = np.random.default_rng(0)
     params, buffers = (barlow_init(init, enc, cfg.projector_dims(), np.float64) if objective == "barlow"
                        else dual_init(init, enc, np.float64))

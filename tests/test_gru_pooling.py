@@ -20,7 +20,7 @@ def _batch(rng):
 
 def test_mean_pooled_gru_encoder_gradcheck():
     rng = np.random.default_rng(0)
-    enc = EncoderConfig("gru", V, D, pooling="mean")
+    enc = EncoderConfig("gru", V, D, 1, 1, 50, pooling="mean")
     ids, lengths = _batch(rng)
 
     def run(inputs, params, upstream):
@@ -35,7 +35,7 @@ def test_mean_pooled_gru_encoder_gradcheck():
 
 def test_mean_pooling_averages_the_valid_states_and_last_pooling_is_unchanged():
     rng = np.random.default_rng(1)
-    last, mean = EncoderConfig("gru", V, D), EncoderConfig("gru", V, D, pooling="mean")
+    last, mean = (EncoderConfig("gru", V, D, 1, 1, 50, pooling=p) for p in ("last", "mean"))
     p = encoder_init(rng, last, np.float64)
     ids, lengths = _batch(rng)
     x = p["item_emb.weight"][ids]

@@ -8,14 +8,15 @@ import pytest
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 
-from port_helpers import (GOLDEN, GRU_CASES, ROOT, assert_exit_codes, assert_fails_exactly,  # noqa: E402
-                          assert_large_gru_miss, assert_passes_every_case, run)
+from port_helpers import (BT_PREFIXES, DEFAULT_GRU_CASES, GOLDEN, GRU_CASES, LOGQ_CASES, ROOT,  # noqa: E402
+                          assert_exit_codes, assert_fails_exactly, assert_large_gru_miss,
+                          assert_passes_every_case, run)
 
 from tinybt.check.golden import load  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "examples"))
 
-from jax_port import PORT, losses, sequence  # noqa: E402
+from jax_port import PORT, losses, models, sequence  # noqa: E402
 from jax_port.check import check  # noqa: E402
 
 
@@ -47,10 +48,24 @@ def test_wrong_gru_gate_order_fails(monkeypatch):
 
 def test_unbiased_variance_in_bt_standardisation_fails(monkeypatch):
     monkeypatch.setattr(losses, "standardize", lambda z, eps=1e-5: (z - z.mean(0)) / jnp.sqrt(z.var(0, ddof=1) + eps))
-    bt = {n for n in load(GOLDEN)[0]["cases"] if n.startswith(("barlow_twins", "model_bt"))}
+    bt = {n for n in load(GOLDEN)[0]["cases"] if n.startswith(BT_PREFIXES)}
     assert bt
     assert_fails_exactly(check, bt)
 
 
 def test_check_script_exit_codes(tmp_path):
     assert_exit_codes("jax_port", tmp_path, "gru", "model_bt_gru_adam10")
+
+
+def test_last_state_pooling_fails_the_default_gru_cases(monkeypatch):
+    """A port that pools the GRU's last state, whatever the config says, fails exactly the
+    cases of tinybt train's default GRU (the older cases pool the last state themselves)."""
+    real = models.encoder
+    monkeypatch.setattr(models, "encoder", lambda p, ids, lengths, enc: real(p, ids, lengths, enc | {"pooling": "last"}))
+    assert_fails_exactly(check, DEFAULT_GRU_CASES)
+
+
+def test_dropping_the_logq_correction_fails_the_default_dual_cases(monkeypatch):
+    real = losses.dual_encoder_loss
+    monkeypatch.setattr(losses, "dual_encoder_loss", lambda u, e, item_ids, tau, log_q=None: real(u, e, item_ids, tau))
+    assert_fails_exactly(check, LOGQ_CASES)

@@ -34,7 +34,7 @@ def test_bt_final_norm_bias_has_zero_gradient(one_thread):
     """A constant shift of every user vector is invisible to BatchNorm + the BT loss."""
     c = barlow_case(np.random.default_rng(1), "transformer")
     views = ((c.inputs["ids1"], c.inputs["lengths1"]), (c.inputs["ids2"], c.inputs["lengths2"]))
-    enc = EncoderConfig(**c.config["encoder"])
+    enc = EncoderConfig(**c.config["encoder"], pooling="last")     # the case predates pooling (models.py)
     buffers = projector_init(np.random.default_rng(0), enc.dim, [6, 6, 6], np.float64)[1]
     res, cache = barlow_forward(c.params, buffers, views, 0.1, enc)
     g = barlow_backward(1.0, cache)[1]["final_norm.bias"]
@@ -58,7 +58,7 @@ def test_projector_names_follow_nn_sequential():
 
 @pytest.mark.parametrize("kind", ["gru", "transformer"])
 def test_encoder_names(kind):
-    enc = EncoderConfig(kind, n_items=10, dim=8, n_layers=2, n_heads=2, max_len=6)
+    enc = EncoderConfig(kind, n_items=10, dim=8, n_layers=2, n_heads=2, max_len=6, pooling="mean")
     p = encoder_init(np.random.default_rng(0), enc)
     assert p["item_emb.weight"].shape == (12, 8)                       # V + 2 rows: padding, [MASK]
     if kind == "gru":
@@ -73,7 +73,7 @@ def test_encoder_names(kind):
 def test_encoder_rows_are_independent_and_padding_is_inert(kind):
     """No batch statistics: encoding two batches stacked = encoding each; extra padding changes nothing."""
     rng = np.random.default_rng(2)
-    enc = EncoderConfig(kind, n_items=10, dim=8, n_layers=1, n_heads=2, max_len=7)
+    enc = EncoderConfig(kind, n_items=10, dim=8, n_layers=1, n_heads=2, max_len=7, pooling="mean")
     p = encoder_init(rng, enc, np.float64)
     len1, len2 = np.array([3, 5, 1]), np.array([4, 2, 4])
     ids1 = np.where(np.arange(5) < len1[:, None], rng.integers(1, 12, (3, 5)), 0)
@@ -87,7 +87,7 @@ def test_encoder_rows_are_independent_and_padding_is_inert(kind):
 
 
 def test_bt_loss_symmetric_in_the_views_and_float32_stays_float32():
-    enc = EncoderConfig("gru", n_items=10, dim=8)
+    enc = EncoderConfig("gru", n_items=10, dim=8, n_layers=1, n_heads=1, max_len=50, pooling="mean")
     rng = np.random.default_rng(3)
     params, buffers = barlow_init(rng, enc, [6, 6], np.float32)
     lengths = np.array([3, 5, 2, 4])
@@ -104,7 +104,7 @@ def test_bt_loss_symmetric_in_the_views_and_float32_stays_float32():
 
 def test_dual_item_table_is_shared():
     """The target side reads item_emb.weight: a target-only item gets gradient only from that side."""
-    enc = EncoderConfig("gru", n_items=10, dim=8)
+    enc = EncoderConfig("gru", n_items=10, dim=8, n_layers=1, n_heads=1, max_len=50, pooling="mean")
     rng = np.random.default_rng(4)
     params, buffers = dual_init(rng, enc, np.float64)
     assert buffers == {} and set(params) == set(encoder_init(rng, enc))

@@ -25,7 +25,7 @@ def test_resume_after_crash_in_mid_epoch_is_bit_identical(data_dir, tmp_path, mo
     cfg = dict(objective=objective, encoder=encoder)
     full = train(tiny_config(data_dir, **cfg), out=tmp_path / "full", progress=False)
 
-    step = {"barlow": "_barlow_step", "dual": "_dual_step"}[objective]
+    step = {"barlow": "barlow_step", "dual": "dual_step"}[objective]
     real, calls = getattr(trainer, step), []
 
     def crashing(run, rows):                 # dies in the middle of epoch 2
@@ -70,15 +70,15 @@ def test_resume_after_sigkill(data_dir, tmp_path):
 
 def test_resume_before_the_first_checkpoint_starts_over(data_dir, tmp_path, monkeypatch):
     full = train(tiny_config(data_dir, epochs=2), out=tmp_path / "full", progress=False)
-    real = trainer._barlow_step
+    real = trainer.barlow_step
 
     def crash(run, rows):
         raise Interrupt
 
-    monkeypatch.setattr(trainer, "_barlow_step", crash)
+    monkeypatch.setattr(trainer, "barlow_step", crash)
     with pytest.raises(Interrupt):
         train(tiny_config(data_dir, epochs=2), out=tmp_path / "cut", progress=False)
-    monkeypatch.setattr(trainer, "_barlow_step", real)
+    monkeypatch.setattr(trainer, "barlow_step", real)
     train(resume=tmp_path / "cut", progress=False)
     assert metrics(tmp_path / "cut") == metrics(full)
     assert_same_checkpoint(tmp_path / "cut", full)

@@ -227,14 +227,14 @@ def test_non_finite_optimiser_state_stops_the_run(own_data, tmp_path, over):
 def test_non_finite_gradients_stop_the_run_at_that_step(own_data, tmp_path, monkeypatch):
     from tinybt.train import trainer
 
-    real = trainer._backward
+    real = trainer.barlow_backward
 
-    def bad_backward(run, cache):              # a finite loss whose gradient holds an inf
-        grads = real(run, cache)
+    def bad_backward(dloss, cache):            # a finite loss whose gradient holds an inf
+        dx, grads = real(dloss, cache)
         grads["item_emb.weight"][1, 0] = np.inf
-        return grads
+        return dx, grads
 
-    monkeypatch.setattr(trainer, "_backward", bad_backward)
+    monkeypatch.setattr(trainer, "barlow_backward", bad_backward)
     with pytest.raises(TinyBTError, match="gradients became non-finite at epoch 1 step 1"):
         train(tiny_config(own_data), out=tmp_path / "r", progress=False)
 

@@ -8,14 +8,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from port_helpers import (GOLDEN, GRU_CASES, ROOT, assert_exit_codes, assert_fails_exactly,  # noqa: E402
-                          assert_large_gru_miss, assert_passes_every_case, run)
+from port_helpers import (BT_PREFIXES, DEFAULT_GRU_CASES, GOLDEN, GRU_CASES, LOGQ_CASES, ROOT,  # noqa: E402
+                          assert_exit_codes, assert_fails_exactly, assert_large_gru_miss,
+                          assert_passes_every_case, run)
 
 from tinybt.check.golden import load  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "examples"))
 
-from torch_port import PORT, losses, sequence  # noqa: E402
+from torch_port import PORT, losses, models, sequence  # noqa: E402
 from torch_port.check import check  # noqa: E402
 
 
@@ -83,7 +84,7 @@ def test_unbiased_variance_in_bt_standardisation_fails(monkeypatch):
         return (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=True) + eps)
 
     monkeypatch.setattr(losses, "standardize", unbiased)
-    bt = {n for n in load(GOLDEN)[0]["cases"] if n.startswith(("barlow_twins", "model_bt"))}
+    bt = {n for n in load(GOLDEN)[0]["cases"] if n.startswith(BT_PREFIXES)}
     assert bt
     assert_fails_exactly(check, bt)
 
@@ -96,3 +97,22 @@ def test_biased_variance_by_hand_passes(monkeypatch):
 
 def test_check_script_exit_codes(tmp_path):
     assert_exit_codes("torch_port", tmp_path, "layernorm", "layernorm")
+
+
+def test_last_state_pooling_fails_the_default_gru_cases(monkeypatch):
+    """A port that pools the GRU's last state, whatever the config says, fails exactly the
+    cases of tinybt train's default GRU (the older cases pool the last state themselves)."""
+    real = models.Encoder.__init__
+
+    def last_always(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        self.pooling = "last"
+
+    monkeypatch.setattr(models.Encoder, "__init__", last_always)
+    assert_fails_exactly(check, DEFAULT_GRU_CASES)
+
+
+def test_dropping_the_logq_correction_fails_the_default_dual_cases(monkeypatch):
+    real = losses.dual_encoder_loss
+    monkeypatch.setattr(losses, "dual_encoder_loss", lambda *a, log_q=None, **kw: real(*a, **kw))
+    assert_fails_exactly(check, LOGQ_CASES)

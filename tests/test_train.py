@@ -163,14 +163,14 @@ def test_batch_larger_than_the_train_users(data_dir, tmp_path):
 def test_nan_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):
     cfg = tiny_config(data_dir, epochs=3)
     n_steps = trainer.load_sequences(cfg)[1].n_users // cfg.batch_size    # pretrain_users="all"
-    real, calls = trainer._barlow_step, []
+    real, calls = trainer.barlow_step, []
 
     def poisoned(run, rows):                   # NaN at the 3rd step of epoch 2
         loss, parts, backward = real(run, rows)
         calls.append(1)
         return (float("nan") if len(calls) == n_steps + 3 else loss), parts, backward
 
-    monkeypatch.setattr(trainer, "_barlow_step", poisoned)
+    monkeypatch.setattr(trainer, "barlow_step", poisoned)
     with pytest.raises(TinyBTError, match=r"loss became nan at epoch 2 step 3; last good checkpoint kept at "
                                           r".*checkpoint.npz; try a lower --lr"):
         train(cfg, out=tmp_path / "r", progress=False)

@@ -3,6 +3,8 @@
 final_norm.weight, projector.0.weight, ...): the encoder, Barlow Twins (encoder + projector +
 BT loss), the dual encoder, and their Adam trajectories with jax.value_and_grad."""
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -16,11 +18,13 @@ from .sequence import block, gru
 
 def encoder(p, ids, lengths, enc):
     """ids (B, T), lengths (B,) -> user vector (B, D).
-    gru: item_emb -> GRU -> h at the last valid step.
+    gru: item_emb -> GRU -> the mean over valid steps (pooling "mean") or h at the last valid
+    step ("last", and cases without a pooling setting, which predate it: manifest convention gru).
     transformer: item_emb + pos_emb -> pre-LN blocks (key padding) -> final LayerNorm -> valid mean."""
     x = embedding(ids, p["item_emb.weight"])
     if enc["kind"] == "gru":
-        return last_step(gru(x, lengths, sub(p, "gru")), lengths)
+        h = gru(x, lengths, sub(p, "gru"))
+        return valid_mean(h, lengths) if enc.get("pooling", "last") == "mean" else last_step(h, lengths)
     x = x + p["pos_emb.weight"][:ids.shape[1]]
     pad = jnp.arange(ids.shape[1])[None, :] >= lengths[:, None]              # True = padding key
     for i in range(enc["n_layers"]):
@@ -47,10 +51,10 @@ def barlow_loss(p, inputs, config):
 
 
 def dual_loss(p, inputs, config):
-    """The item side reads the encoder's own item table."""
+    """The item side reads the encoder's own item table; inputs["log_q"]: the logQ correction."""
     u = encoder(p, inputs["ids"], inputs["lengths"], config["encoder"])
     return losses.dual_encoder_loss(u, embedding(inputs["targets"], p["item_emb.weight"]), inputs["targets"],
-                                    config["tau"])
+                                    config["tau"], inputs.get("log_q"))
 
 
 def model_loss(p, inputs, config):
@@ -62,7 +66,10 @@ def trainable(params):
     return {k: v for k, v in params.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
 
 
-@port("model_bt_gru", "model_bt_transformer", "model_dual")
+DEFAULTS = ("default_bt_gru", "default_bt_transformer", "default_dual_gru", "default_dual_transformer")
+
+
+@port("model_bt_gru", "model_bt_transformer", "model_dual", *DEFAULTS)
 def model_case(inputs, params, config):
     return {"loss": model_loss(trainable(params), inputs, config)}
 
@@ -82,6 +89,41 @@ def trajectory_case(inputs, params, config):
     params = trainable(params)
     _, trace = lax.scan(step, (params, adam_init(params)), length=config["steps"])
     return {"loss": trace}
+
+
+def warmup_cosine(step, s):
+    """The lr of step `step` (0-based) under manifest convention "training"."""
+    W, T = s["warmup_steps"], s["total_steps"]
+    if step < W:
+        return s["peak_lr"] * (step + 1) / W
+    return s["min_lr"] + (s["peak_lr"] - s["min_lr"]) * 0.5 * (1 + math.cos(math.pi * (step - W) / (T - W)))
+
+
+def clip(grads, max_norm):
+    """torch.nn.utils.clip_grad_norm_: scale by max_norm / (total + 1e-6) when that is below 1."""
+    total = jnp.sqrt(sum(jnp.sum(g * g) for g in jax.tree.leaves(grads)))
+    coef = jnp.minimum(1.0, max_norm / (total + 1e-6))
+    return jax.tree.map(lambda g: g * coef, grads)
+
+
+@port(*(f"{name}_train10" for name in DEFAULTS))
+def training_case(inputs, params, config):
+    """tinybt train's steps: optional clipping, then AdamW at the warm-up + cosine lr (one
+    lax.scan over the precomputed learning rates)."""
+    o = config["optimizer"]
+    value_and_grad = jax.value_and_grad(lambda p: model_loss(p, inputs, config))
+    lrs = jnp.array([warmup_cosine(s, config["schedule"]) for s in range(config["steps"])])
+
+    def step(carry, lr):
+        params, state = carry
+        loss, grads = value_and_grad(params)
+        if config["grad_clip"] > 0:
+            grads = clip(grads, config["grad_clip"])
+        return adam_step(params, grads, state, lr, o["betas"], o["eps"], o["weight_decay"], decoupled=True), loss
+
+    params = trainable(params)
+    _, trace = lax.scan(step, (params, adam_init(params)), lrs)
+    return {"loss": trace, "lr": lrs}
 
 
 @port("projector")

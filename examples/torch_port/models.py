@@ -5,6 +5,8 @@ gru.weight_ih_l0, pos_emb.weight, layers.0.self_attn.in_proj_weight, final_norm.
 projector.0.weight, ...), so the golden params load with load_state_dict.
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -15,10 +17,11 @@ from .registry import loaded, port
 
 class Encoder(nn.Module):
     """ids (B, T), lengths (B,) -> user vector (B, D).
-    gru: item_emb -> GRU -> h at the last valid step (pooling "last") or the mean over valid steps ("mean").
-    transformer: item_emb + pos_emb -> pre-LN blocks (key padding) -> final LayerNorm -> valid mean."""
+    gru: item_emb -> GRU -> the mean over valid steps (pooling "mean") or h at the last valid step ("last").
+    transformer: item_emb + pos_emb -> pre-LN blocks (key padding) -> final LayerNorm -> valid mean.
+    No defaults: every setting comes from the golden case's config (or a tinybt config.json)."""
 
-    def __init__(self, kind, n_items, dim, n_layers=2, n_heads=2, max_len=50, pooling="last"):
+    def __init__(self, kind, n_items, dim, n_layers, n_heads, max_len, pooling):
         super().__init__()
         self.kind, self.pooling = kind, pooling
         self.item_emb = nn.Embedding(n_items + 2, dim, padding_idx=0)    # 0 padding, V+1 [MASK]
@@ -70,17 +73,19 @@ class DualEncoder(Encoder):
         super().__init__(**encoder)
         self.tau = tau
 
-    def forward(self, ids, lengths, targets):
-        """The item side reads the encoder's own item table."""
+    def forward(self, ids, lengths, targets, log_q=None):
+        """The item side reads the encoder's own item table; log_q (B,): the logQ correction."""
         u = super().forward(ids, lengths)
-        return losses.dual_encoder_loss(u, self.item_emb(targets), targets, self.tau)
+        return losses.dual_encoder_loss(u, self.item_emb(targets), targets, self.tau, log_q=log_q)
 
 
 def build(config):
-    """The model a whole-model case describes, in float64, training mode."""
+    """The model a whole-model case describes, in float64, training mode. A case without
+    encoder.pooling predates the setting and pools the GRU's last state (manifest: gru)."""
+    encoder = {"pooling": "last"} | config["encoder"]
     if "lambd" in config:
-        return BarlowTwins(config["encoder"], config["projector"], config["lambd"]).double()
-    return DualEncoder(config["encoder"], config["tau"]).double()
+        return BarlowTwins(encoder, config["projector"], config["lambd"]).double()
+    return DualEncoder(encoder, config["tau"]).double()
 
 
 def load_params(model, params):
@@ -95,10 +100,13 @@ def load_params(model, params):
 def loss_of(model, inputs):
     if isinstance(model, BarlowTwins):
         return model(inputs["ids1"], inputs["lengths1"], inputs["ids2"], inputs["lengths2"])
-    return model(inputs["ids"], inputs["lengths"], inputs["targets"])
+    return model(inputs["ids"], inputs["lengths"], inputs["targets"], inputs.get("log_q"))
 
 
-@port("model_bt_gru", "model_bt_transformer", "model_dual")
+DEFAULTS = ("default_bt_gru", "default_bt_transformer", "default_dual_gru", "default_dual_transformer")
+
+
+@port("model_bt_gru", "model_bt_transformer", "model_dual", *DEFAULTS)
 def model_loss(inputs, params, config):
     model = load_params(build(config), params)
     return {"loss": loss_of(model, inputs)}, model
@@ -119,6 +127,35 @@ def adam_trajectory(inputs, params, config):
         opt.step()
         losses.append(loss.detach())
     return {"loss": torch.stack(losses)}, None
+
+
+def warmup_cosine(step, s):
+    """The lr of step `step` (0-based) under manifest convention "training"."""
+    W, T = s["warmup_steps"], s["total_steps"]
+    if step < W:
+        return s["peak_lr"] * (step + 1) / W
+    return s["min_lr"] + (s["peak_lr"] - s["min_lr"]) * 0.5 * (1 + math.cos(math.pi * (step - W) / (T - W)))
+
+
+@port(*(f"{name}_train10" for name in DEFAULTS))
+def training_trajectory(inputs, params, config):
+    """tinybt train's steps: optional clipping, then torch.optim.AdamW at the warm-up + cosine lr."""
+    model = load_params(build(config), params)
+    o = config["optimizer"]
+    opt = torch.optim.AdamW(model.parameters(), lr=0.0, betas=tuple(o["betas"]), eps=o["eps"],
+                            weight_decay=o["weight_decay"])
+    losses, lrs = [], []
+    for step in range(config["steps"]):
+        opt.zero_grad()
+        loss = loss_of(model, inputs)
+        loss.backward()
+        if config["grad_clip"] > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
+        lrs.append(warmup_cosine(step, config["schedule"]))
+        opt.param_groups[0]["lr"] = lrs[-1]
+        opt.step()
+        losses.append(loss.detach())
+    return {"loss": torch.stack(losses), "lr": torch.tensor(lrs)}, None
 
 
 @port("projector")

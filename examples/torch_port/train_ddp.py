@@ -51,13 +51,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # so `torch_port`
 from tinybt import __version__  # noqa: E402
 from tinybt.data.batching import epoch_batches  # noqa: E402
 from tinybt.errors import TinyBTError  # noqa: E402
-from tinybt.optim.schedule import warmup_cosine  # noqa: E402
 from tinybt.run import checkpoint, lock, run_dir  # noqa: E402
 from tinybt.run.config import TrainConfig  # noqa: E402
 from tinybt.data.fingerprint import fingerprint  # noqa: E402
 from tinybt.data.views import barlow_views, next_item_pairs  # noqa: E402
-from tinybt.train.trainer import (BT_PARTS, encoder_config, init_model, load_sequences, training_log_q,  # noqa: E402
-                                  training_rows)
+from tinybt.train.trainer import (BT_PARTS, encoder_config, init_model, learning_rate, load_sequences,  # noqa: E402
+                                  training_log_q, training_rows)
 from torch_port import losses, models  # noqa: E402
 
 # The settings this script implements. A setting tinybt gains later is refused whatever its
@@ -242,7 +241,7 @@ def train(cfg, out, rank, world_size, echo=print):
                 loss.backward()
                 if cfg.grad_clip > 0:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                lr = warmup_cosine(epoch * steps + i, total, int(cfg.warmup * total), cfg.lr, cfg.min_lr)
+                lr = learning_rate(cfg, epoch * steps + i, total)
                 for g in opt.param_groups:
                     g["lr"] = lr
                 opt.step()

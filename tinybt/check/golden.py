@@ -51,7 +51,9 @@ CONVENTIONS = {
            "z = sigmoid(W_iz x + b_iz + W_hz h + b_hz), n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), "
            "h' = (1 - z) * n + z * h; h0 = 0. weight_ih_l0 (3H, D), weight_hh_l0 (3H, H), bias_ih_l0 and "
            "bias_hh_l0 (3H,) are stacked r|z|n. Padded steps (t >= length) leave h unchanged and output 0 "
-           "(as pack_padded_sequence / pad_packed_sequence); the user vector is h at the last valid step. "
+           "(as pack_padded_sequence / pad_packed_sequence). The user vector: with config encoder.pooling "
+           "'mean' (tinybt train's default) the mean of h over the valid steps, with 'last' or no pooling "
+           "given (cases written before it was a setting) h at the last valid step. "
            "Full backpropagation through time.",
     "attention": "Multi-head scaled dot-product attention (nn.MultiheadAttention layout: in_proj_weight (3D, D) "
                  "and in_proj_bias (3D,) stacked q|k|v, out_proj.weight, out_proj.bias), logits scaled by "
@@ -86,7 +88,13 @@ CONVENTIONS = {
     "gradients": "grad/<name> = dS/d<name>, S = sum_k sum(output[k] * upstream[k]), for every float input "
                  "and parameter; integer inputs have no grad.",
     "trajectory": "A trajectory output (e.g. output/loss of shape (10,)) is the loss at each of the optimiser "
-                  "steps, computed before the step; it has no upstream and no grads.",
+                  "steps, computed before the step; it has no upstream and no grads. Every step uses the "
+                  "full-batch gradient of the case's fixed inputs.",
+    "training": "The *_train10 cases take tinybt train's optimiser steps: config.grad_clip > 0 clips the "
+                "global gradient norm first; then AdamW (config.optimizer) at the learning rate of config."
+                "schedule 'warmup_cosine': for step s (0-based) of total_steps T with W warmup_steps, "
+                "lr = peak_lr (s + 1) / W for s < W, else min_lr + (peak_lr - min_lr) (1 + cos(pi (s - W) / "
+                "(T - W))) / 2. output/lr[s] is the lr of step s.",
 }
 
 

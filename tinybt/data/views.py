@@ -31,8 +31,9 @@ def next_item_pairs(seqs, rows, rng, max_len):
     """rows (B,) of users with L >= 2 -> prefix ids (B, T), lengths (B,), targets (B,)."""
     start = seqs.hist_offsets[rows]
     t = rng.integers(1, history_lengths(seqs, rows))          # per row, uniform in [1, L−1]
-    # pad_batch slices values[offsets[r]:offsets[r + 1]]; interleaving (start, start + t)
-    # as offsets and asking for the even rows gives exactly the prefixes
+    # pad_batch pads row r = values[offsets[r]:offsets[r + 1]]. With offsets
+    # [start_0, start_0 + t_0, start_1, start_1 + t_1, ...], row 2b is user b's prefix
+    # (the slice between the two) and the odd rows are never asked for.
     bounds = np.empty(2 * len(rows), np.int64)
     bounds[0::2], bounds[1::2] = start, start + t
     ids, lengths = pad_batch(seqs.hist_values, bounds, 2 * np.arange(len(rows)), max_len)

@@ -45,8 +45,12 @@ def projector_init(rng, d, widths, dtype=np.float32):
 
 
 def _n_linear(params):
-    return sum(1 for k in params if k.startswith("projector.") and k.endswith(".weight")
-               and int(k.split(".")[1]) % 3 == 0)
+    """The number of Linear layers, read off the names (projector.0, .3, .6, ...: Linear, BatchNorm,
+    ReLU repeat), so that the forward needs only the params, like every other layer."""
+    n = 0
+    while f"projector.{3 * n}.weight" in params:
+        n += 1
+    return n
 
 
 def projector_forward(x, params, buffers):

@@ -1,7 +1,7 @@
 """Pooling a right-padded sequence (B, T, H) with valid lengths (B,) into (B, H).
 
-last: h at the last valid step (the GRU user vector).
-mean: mean over the valid prefix (the transformer user vector).
+mean: mean over the valid prefix (the user vector of both encoders by default).
+last: h at the last valid step (the GRU's alternative, --pooling last).
 """
 
 from typing import NamedTuple
@@ -9,6 +9,10 @@ from typing import NamedTuple
 import numpy as np
 
 from tinybt.lengths import check_lengths
+
+
+class MeanPoolCache(NamedTuple):
+    wts: np.ndarray      # (B, T, 1): 1/len on valid steps, 0 on padding
 
 
 class LastPoolCache(NamedTuple):
@@ -37,9 +41,9 @@ def mean_pool_forward(h, lengths):
     lengths = check_lengths(lengths, B, T, "pooling")
     # weight 1/len on valid steps, 0 on padding: forward and backward are the same weights
     wts = ((np.arange(T) < lengths[:, None]) / lengths[:, None]).astype(h.dtype)[:, :, None]
-    return (h * wts).sum(axis=1), wts
+    return (h * wts).sum(axis=1), MeanPoolCache(wts)
 
 
-def mean_pool_backward(dout, wts):
+def mean_pool_backward(dout, cache):
     """dout (B, H) -> dh (B, T, H), {}: padded steps get zero gradient."""
-    return wts * dout[:, None, :], {}
+    return cache.wts * dout[:, None, :], {}

@@ -89,15 +89,32 @@ class Run:
         return len(self.rows) // self.cfg.batch_size
 
 
-def _barlow_step(run, rows):
+def make_optimizer(cfg):
+    """AdamW at the config's peak lr (weight decay 0 by default: plain Adam)."""
+    return AdamW(lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def learning_rate(cfg, step, total):
+    """The lr of optimiser step `step` (0-based) of a run of `total` steps: linear warm-up over
+    the first int(warmup·total) steps, then cosine from the peak cfg.lr down to cfg.min_lr."""
+    return warmup_cosine(step, total, int(cfg.warmup * total), cfg.lr, cfg.min_lr)
+
+
+def optimizer_step(cfg, opt, params, grads, lr):
+    """The update every step makes: global-norm clipping (if --grad-clip), then AdamW at lr."""
+    if cfg.grad_clip > 0:
+        clip_grad_norm(grads, cfg.grad_clip)
+    opt.step(params, grads, lr=lr)
+
+
+def barlow_step(run, rows):
     """Forward pass on two fresh views of the batch -> (loss, its BT parts, cache for barlow_backward)."""
     views = barlow_views(run.seqs, rows, run.rng, run.aug, run.cfg.max_len)
     res, cache = barlow_forward(run.params, run.buffers, views, run.cfg.lambd, run.enc)
-    parts = {k: float(getattr(res, k)) for k in BT_PARTS}
-    return float(res.loss), parts, cache
+    return float(res.loss), {k: float(getattr(res, k)) for k in BT_PARTS}, cache
 
 
-def _dual_step(run, rows):
+def dual_step(run, rows):
     """Forward pass on (history prefix, next item) pairs -> (loss, {}, cache for dual_backward)."""
     ids, lengths, targets = next_item_pairs(run.seqs, rows, run.rng, run.cfg.max_len)
     log_q = None if run.log_q is None else run.log_q[targets]
@@ -105,61 +122,80 @@ def _dual_step(run, rows):
     return float(loss), {}, cache
 
 
-def _backward(run, cache):
-    """∂loss/∂params of the step whose forward left `cache`."""
-    backward = barlow_backward if run.cfg.objective == "barlow" else dual_backward
-    _, grads = backward(1.0, cache)
-    return grads
-
-
-def _nan_error(run, what, epoch, step):
-    ck = run.path / run_dir.CHECKPOINT
-    kept = (f"last good checkpoint kept at {ck}" if ck.exists()
-            else "no checkpoint yet (it happened in the first epoch)")
-    return TinyBTError(f"{what} at epoch {epoch} step {step}; {kept}; try a lower --lr "
-                       "(or a less extreme --lambd / --tau)")
-
-
 def run_epoch(run, progress=True):
     """One epoch; returns its metrics row. Raises TinyBTError on a non-finite loss, gradient,
     parameter or optimiser state."""
-    cfg, e = run.cfg, run.epoch + 1
-    step_fn = _barlow_step if cfg.objective == "barlow" else _dual_step
-    n_steps = run.steps_per_epoch
-    total = cfg.epochs * n_steps
-    warmup = int(cfg.warmup * total)
-    sums, loss_sum, lr = dict.fromkeys(BT_PARTS if cfg.objective == "barlow" else (), 0.0), 0.0, cfg.lr
-    bar = _progress(n_steps, f"epoch {e}/{cfg.epochs}", progress)
-    t0 = time.perf_counter()
+    cfg, guard = run.cfg, _Guard(run)
+    forward, backward = (barlow_step, barlow_backward) if cfg.objective == "barlow" else (dual_step, dual_backward)
+    n_steps, meter = run.steps_per_epoch, _Meter(cfg, progress, run.epoch + 1, run.steps_per_epoch)
     for i, batch in enumerate(epoch_batches(len(run.rows), cfg.batch_size, run.rng, drop_last=True)):
+        guard.step = i + 1
+        loss, parts, cache = guard.forward(forward, run, run.rows[batch])
+        _, grads = backward(1.0, cache)                      # ∂loss/∂params, from dloss = 1
+        lr = learning_rate(cfg, run.epoch * n_steps + i, cfg.epochs * n_steps)
+        optimizer_step(cfg, run.opt, run.params, guard.finite(grads), lr)
+        meter.add(loss, parts, lr)
+    guard.after_epoch()
+    return meter.row()
+
+
+class _Guard:
+    """The checks around a step: a non-finite loss, gradient, parameter or optimiser state
+    stops the run with one line saying where, and that the last good checkpoint is kept."""
+
+    def __init__(self, run):
+        self.run, self.step = run, 0
+
+    def error(self, what):
+        ck = self.run.path / run_dir.CHECKPOINT
+        kept = (f"last good checkpoint kept at {ck}" if ck.exists()
+                else "no checkpoint yet (it happened in the first epoch)")
+        return TinyBTError(f"{what} at epoch {self.run.epoch + 1} step {self.step}; {kept}; try a lower --lr "
+                           "(or a less extreme --lambd / --tau)")
+
+    def forward(self, step_fn, run, rows):
         try:
-            loss, parts, cache = step_fn(run, run.rows[batch])
+            loss, parts, cache = step_fn(run, rows)
         except LossInputError as err:           # NaN/Inf reached the projector output
-            raise _nan_error(run, f"the model output became non-finite ({err})", e, i + 1) from None
+            raise self.error(f"the model output became non-finite ({err})") from None
         if not np.isfinite(loss):
-            raise _nan_error(run, f"loss became {loss}", e, i + 1)
-        grads = _backward(run, cache)
+            raise self.error(f"loss became {loss}")
+        return loss, parts, cache
+
+    def finite(self, grads):
         if not all(np.isfinite(g).all() for g in grads.values()):
-            raise _nan_error(run, "gradients became non-finite", e, i + 1)
-        if cfg.grad_clip > 0:
-            clip_grad_norm(grads, cfg.grad_clip)
-        lr = warmup_cosine(run.epoch * n_steps + i, total, warmup, cfg.lr, cfg.min_lr)
-        run.opt.step(run.params, grads, lr=lr)
-        loss_sum += loss
+            raise self.error("gradients became non-finite")
+        return grads
+
+    def after_epoch(self):
+        if not all(np.isfinite(p).all() for p in self.run.params.values()):
+            raise self.error("parameters became non-finite")
+        if not all(np.isfinite(v).all() for v in self.run.opt.state_dict().values()):
+            raise self.error("the optimiser state (Adam moments) became non-finite")
+
+
+class _Meter:
+    """The epoch's running means, its progress bar and its metrics row."""
+
+    def __init__(self, cfg, progress, epoch, n_steps):
+        self.cfg, self.epoch, self.n = cfg, epoch, n_steps
+        self.loss, self.lr = 0.0, cfg.lr
+        self.sums = dict.fromkeys(BT_PARTS if cfg.objective == "barlow" else (), 0.0)
+        self.bar = _progress(n_steps, f"epoch {epoch}/{cfg.epochs}", progress)
+        self.t0 = time.perf_counter()
+
+    def add(self, loss, parts, lr):
+        self.loss, self.lr = self.loss + loss, lr
         for k, v in parts.items():
-            sums[k] += v
-        bar.update(1, _status(loss, parts))
-    bar.render_finish()
-    seconds = time.perf_counter() - t0
-    if not all(np.isfinite(p).all() for p in run.params.values()):
-        raise _nan_error(run, "parameters became non-finite", e, n_steps)
-    if not all(np.isfinite(v).all() for v in run.opt.state_dict().values()):
-        raise _nan_error(run, "the optimiser state (Adam moments) became non-finite", e, n_steps)
-    row = {"epoch": e, "loss": loss_sum / n_steps}
-    row |= {k: v / n_steps for k, v in sums.items()}
-    row |= {"lr": float(lr), "steps": n_steps, "seconds": round(seconds, 3),
-            "examples_per_s": round(n_steps * cfg.batch_size / seconds, 1)}
-    return row
+            self.sums[k] += v
+        self.bar.update(1, _status(loss, parts))
+
+    def row(self):
+        self.bar.render_finish()
+        seconds = time.perf_counter() - self.t0
+        row = {"epoch": self.epoch, "loss": self.loss / self.n} | {k: v / self.n for k, v in self.sums.items()}
+        return row | {"lr": float(self.lr), "steps": self.n, "seconds": round(seconds, 3),
+                      "examples_per_s": round(self.n * self.cfg.batch_size / seconds, 1)}
 
 
 def _status(loss, parts):
@@ -230,7 +266,7 @@ def setup(cfg=None, out=None, resume=None, threads=None):
     check_memory(cfg, seqs.n_items)
     rng = np.random.default_rng(cfg.seed)
     params, buffers = init_model(cfg, enc, rng)
-    opt = AdamW(lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(cfg)
     run = Run(cfg, path, seqs, enc, rows, params, buffers, opt, rng, cfg.augment_config(),
               training_log_q(cfg, seqs, rows))
 
