@@ -93,12 +93,25 @@ def golden_export(dir, force):
 
 @golden.command("check")
 @click.argument("dir", type=click.Path(file_okay=False))
-def golden_check(dir):
+@click.option("--only", multiple=True, metavar="PAT",
+              help="Check only cases whose name contains PAT (repeat for several; `tinybt golden list`).")
+def golden_check(dir, only):
     """Recompute every case in DIR with this tinybt and compare (exit 1 on a difference)."""
     from tinybt.check.golden import check
 
-    if not check(dir, echo=click.echo):
+    if not check(dir, echo=click.echo, only=only):
         sys.exit(1)
+
+
+@golden.command("list")
+def golden_list():
+    """Every golden case with a one-line description."""
+    from tinybt.check.golden import list_cases
+
+    cases = list_cases()
+    width = max(len(name) for name, _ in cases)
+    for name, doc in cases:
+        click.echo(f"{name:<{width}}  {doc}")
 
 
 _T = TrainConfig()      # train's flag defaults are the config's field defaults
