@@ -321,9 +321,12 @@ def data_info(name, data_dir, max_len, min_interactions):
     from tinybt.data.registry import check_name
 
     check_name(name)
-    TrainConfig(dataset=name, data_dir=data_dir, max_len=max_len, min_interactions=min_interactions).validate()
+    from tinybt.run import memory
+
+    cfg = TrainConfig(dataset=name, data_dir=data_dir, max_len=max_len, min_interactions=min_interactions).validate()
     ds = load_dataset(name, data_dir=data_dir, download=False)
     click.echo("\n".join(describe(ds, max_len=max_len, min_interactions=min_interactions)))
+    click.echo(f"with the default settings, {memory.describe(cfg, ds.n_items, len(ds.user))}")
 
 
 @data.command("synthesize")
