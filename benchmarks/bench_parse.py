@@ -16,7 +16,6 @@
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,11 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import resource         # POSIX only: where it is missing (Windows) the peak RSS is not reported
+except ImportError:
+    resource = None
 
 from tinybt.backend import use_backend
 from tinybt.data.dataset import Dataset
@@ -62,7 +66,7 @@ def child(folder):
     from tinybt.data.movielens import load_ml20m
 
     tiny = Path(folder) / "warm.csv"  # compile/load the Numba kernel outside the timing
-    tiny.write_text(HEADER + "\n1,2,3.5,4\n")
+    tiny.write_text(HEADER + "\n1,2,3.5,4\n", encoding="utf-8")
     read_ratings(tiny, b",", HEADER)
     tracemalloc.start()
     t = time.perf_counter()
@@ -77,7 +81,7 @@ def child(folder):
     load = time.perf_counter() - t
     print(json.dumps({"rows": rows, "parse_s": parse, "tracemalloc_peak_mb": peak / 2**20,
                       "load_s": load, "users": ds.n_users, "items": ds.n_items,
-                      "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "maxrss_mb": resource and resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def main():
@@ -99,9 +103,9 @@ def main():
         print(f"parse ratings.csv: {res['parse_s']:.2f} s = {res['rows'] / res['parse_s'] / 1e6:.1f}"
               f" M rows/s; tracemalloc peak {res['tracemalloc_peak_mb']:.0f} MiB "
               f"(output arrays {res['rows'] * 28 / 2**20:.0f} MiB; the file is memory-mapped)")
+        rss = "unknown (no resource module)" if res["maxrss_mb"] is None else f"{res['maxrss_mb']:.0f} MiB"
         print(f"full ML-20M load (ids, genres): {res['load_s']:.2f} s; {res['users']:,} users, "
-              f"{res['items']:,} items; child peak RSS {res['maxrss_mb']:.0f} MiB "
-              "(includes mapped file pages)")
+              f"{res['items']:,} items; child peak RSS {rss} (includes mapped file pages)")
 
         # the reference on a slice, same process, same bytes
         sl = Path(tmp) / "slice.csv"

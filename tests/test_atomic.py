@@ -33,3 +33,15 @@ def test_an_unwritable_target_is_named_not_its_temporary(tmp_path):
     (tmp_path / "f").write_text("a file")
     with pytest.raises(TinyBTError, match=f"^cannot write {tmp_path / 'f' / 'x.npy'} \\(Not a directory\\)$"):
         write_text(tmp_path / "f" / "x.npy", "")
+
+
+def test_a_failed_write_names_the_target_not_its_temporary(tmp_path):
+    import errno
+
+    path = tmp_path / "m.jsonl"
+    path.write_bytes(b"old")
+    with pytest.raises(OSError) as e:
+        with atomic_open(path, "w", encoding="utf-8"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert (e.value.errno, e.value.filename) == (errno.ENOSPC, str(path))
+    assert path.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["m.jsonl"]

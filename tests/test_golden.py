@@ -128,3 +128,53 @@ def test_manifest_spells_out_the_conventions():
     for fact in ("id 0 is padding", "V+1", "r|z|n", "1/sqrt(head_dim)", "-inf", "Pre-LN", "erf",
                  "eps 1e-5", "UNBIASED", "momentum 0.1", "biased variance", "eps outside the sqrt"):
         assert fact in text, fact
+
+
+def test_docs_sample_output_is_what_the_port_check_prints(monkeypatch):
+    """docs/golden.md's report of a TensorFlow-style GRU is regenerated here: its table lines are
+    lines the check prints, and its closing lines (worst tensors, summary) are the check's."""
+    pytest.importorskip("torch")
+    import functools
+    import re
+    import sys
+
+    monkeypatch.syspath_prepend(str(GOLDEN.parents[1] / "examples"))
+    from test_torch_port import HandGRU
+    from torch_port import sequence
+    from torch_port.check import check as port_check
+
+    monkeypatch.setattr(sequence, "GRU", functools.partial(HandGRU, reset_after=False))
+    lines = []
+    assert not port_check(GOLDEN, echo=lines.append)
+    text = (GOLDEN.parents[1] / "docs" / "golden.md").read_text(encoding="utf-8")
+    doc = next(b for b in re.findall(r"```text\n(.+?)\n```", text, re.S) if "tensors pass" in b).splitlines()
+    cut = doc.index("...")
+    assert doc[:cut] == [lines[0]] + [ln for ln in lines if ln.startswith("gru ")], "refresh docs/golden.md"
+    assert doc[cut + 1:] == lines[-len(doc[cut + 1:]):], "refresh docs/golden.md"
+    assert not lines[-len(doc[cut + 1:]) - 1].startswith("worst of"), "docs/golden.md misses a worst line"
+    del sys.modules["test_torch_port"]
+
+
+def test_golden_list_and_check_only(fresh, tmp_path):
+    r = CliRunner().invoke(cli, ["golden", "list"])
+    names = [ln.split()[0] for ln in r.stdout.splitlines()]
+    assert r.exit_code == 0 and names == sorted(load(fresh)[0]["cases"])
+    assert all(len(ln.split(None, 1)) == 2 and "(no description)" not in ln for ln in r.stdout.splitlines())
+    changed = tmp_path / "changed"
+    shutil.copytree(fresh, changed)
+    manifest, data = load(changed)
+    arrays = dict(data["linear"])
+    arrays["output/out"] = arrays["output/out"][:1]                      # a wrong shape
+    _write_npz(changed / "linear.npz", arrays)
+    del manifest["cases"]["relu"]                                        # a missing case
+    (changed / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    r = CliRunner().invoke(cli, ["golden", "check", str(changed), "--only", "linear", "--only", "relu"])
+    out = r.stdout.splitlines()
+    assert r.exit_code == 1
+    assert any(ln.startswith("linear ") and "expected shape (1, 3, 5), got (2, 3, 5)" in ln and
+               ln.endswith("FAIL") for ln in out), out
+    assert any(ln.startswith("relu ") and ln.endswith("missing") for ln in out), out
+    assert "worst of linear: output/out, expected shape (1, 3, 5), got (2, 3, 5)" in out
+    assert out[-1].endswith("missing: relu; FAILED: linear, relu"), out[-1]
+    r = CliRunner().invoke(cli, ["golden", "check", str(changed), "--only", "layernorm"])
+    assert r.exit_code == 0

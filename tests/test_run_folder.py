@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from tinybt.train.embed import embed
 from tinybt.train.trainer import train
 
 from train_helpers import tiny_config
+from wait_helpers import wait_until
 
 
 @pytest.fixture
@@ -146,15 +146,16 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_folder(run, tmp_pa
 
 
 def test_the_lock_dies_with_its_process(run):
-    code = (f"import sys, time; sys.path.insert(0, {os.getcwd()!r}); from tinybt.run import lock; "
-            f"lock.acquire({str(run)!r}, 'x'); print('held', flush=True); time.sleep(60)")
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    # the child holds the lock until it is killed (it waits on stdin, not on a clock)
+    code = (f"import sys; sys.path.insert(0, {os.getcwd()!r}); from tinybt.run import lock; "
+            f"lock.acquire({str(run)!r}, 'x'); print('held', flush=True); sys.stdin.read()")
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "held"
         with pytest.raises(TinyBTError, match="in use"):
             lock.acquire(run, "--resume")
     finally:
-        p.send_signal(signal.SIGKILL)
+        p.kill()            # a hard kill everywhere (SIGKILL on POSIX, TerminateProcess on Windows)
         p.wait()
     lock.acquire(run, "--resume").release()
 
@@ -244,9 +245,7 @@ def test_resume_while_the_run_trains_in_another_process_is_refused(tmp_path):
     first = subprocess.Popen([sys.executable, "-m", "tinybt", "train", "--dataset", "synthetic", "--epochs", "50",
                               "--out", tmp_path / "r", "--no-probe"], stderr=subprocess.DEVNULL, env=env)
     try:
-        deadline = time.time() + 120
-        while not (tmp_path / "r" / "config.json").exists() and time.time() < deadline:
-            time.sleep(0.1)
+        wait_until((tmp_path / "r" / "config.json").exists, first, "the first run's config.json")
         second = subprocess.run([sys.executable, "-m", "tinybt", "train", "--resume", tmp_path / "r"],
                                 capture_output=True, text=True, env=env)
         assert first.poll() is None, "the first run ended before the second started"

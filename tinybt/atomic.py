@@ -2,9 +2,10 @@
 
 Write into a temporary file in the same folder, flush it to disk, then
 os.replace it over the target (atomic on POSIX and Windows). On any error the
-temporary file is removed and the old target, if any, is left as it was.
-A target that cannot be written (missing or read-only folder) is a TinyBTError
-naming the target, not the temporary file.
+temporary file is removed and the old target, if any, is left as it was; a
+failed write (full disk, I/O error) is an OSError naming the target. A target
+that cannot be written (missing or read-only folder) is a TinyBTError naming
+the target, not the temporary file.
 """
 
 import contextlib
@@ -53,18 +54,26 @@ def check_folder(path, flag):
 
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", **kw):
-    """`with atomic_open(path, "w") as f: ...` -> path holds all of f's data, or is untouched."""
+    """`with atomic_open(path, "w") as f: ...` -> path holds all of f's data, or is untouched.
+
+    A write that fails (a full disk, an I/O error: at write, flush, fsync or rename) raises
+    OSError naming `path` itself, so the one-line error says which file was not written.
+    """
     path = Path(path)
     fd, tmp = _temp_file(path, "")
+    os.close(fd)                  # reopened by name: Windows cannot rename a file open twice
     try:
-        with open(fd, mode, **kw) as f:
+        with open(tmp, mode, **kw) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes the file private; give it the usual mode
         os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
+    except BaseException as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename in (None, tmp):
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
         raise
 
 

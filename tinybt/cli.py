@@ -93,20 +93,37 @@ def golden_export(dir, force):
 
 @golden.command("check")
 @click.argument("dir", type=click.Path(file_okay=False))
-def golden_check(dir):
+@click.option("--only", multiple=True, metavar="PAT",
+              help="Check only cases whose name contains PAT (repeat for several; `tinybt golden list`).")
+def golden_check(dir, only):
     """Recompute every case in DIR with this tinybt and compare (exit 1 on a difference)."""
     from tinybt.check.golden import check
 
-    if not check(dir, echo=click.echo):
+    if not check(dir, echo=click.echo, only=only):
         sys.exit(1)
+
+
+@golden.command("list")
+def golden_list():
+    """Every golden case with a one-line description."""
+    from tinybt.check.golden import list_cases
+
+    cases = list_cases()
+    width = max(len(name) for name, _ in cases)
+    for name, doc in cases:
+        click.echo(f"{name:<{width}}  {doc}")
 
 
 _T = TrainConfig()      # train's flag defaults are the config's field defaults
 
 
 @cli.command()
-@click.option("--dataset", default=_T.dataset, show_default=True, help="ml-1m, ml-20m, ml-100k, yelp or synthetic.")
-@click.option("--data-dir", default=None, help="Folder holding the dataset's files (else the download cache).")
+@click.option("--dataset", default=_T.dataset, show_default=True,
+              help="ml-1m, ml-20m, ml-100k (downloaded into $TINYBT_HOME, default ~/.cache/tinybt), "
+                   "yelp (cannot be downloaded: needs --data-dir) or synthetic (generated).")
+@click.option("--data-dir", default=None,
+              help="Folder holding the dataset's files (else the download cache $TINYBT_HOME); "
+                   "required for yelp, which cannot be downloaded.")
 @click.option("--objective", type=click.Choice(["barlow", "dual"]), default=_T.objective, show_default=True)
 @click.option("--encoder", type=click.Choice(["gru", "transformer"]), default=_T.encoder, show_default=True)
 @click.option("--epochs", type=int, default=_T.epochs, show_default=True)
@@ -128,9 +145,14 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--min-lr", type=float, default=_T.min_lr, show_default=True, help="Learning rate at the end of the cosine.")
 @click.option("--weight-decay", type=float, default=_T.weight_decay, show_default=True, help="Decoupled (AdamW).")
 @click.option("--grad-clip", type=float, default=_T.grad_clip, show_default=True, help="Global norm; 0 = off.")
-@click.option("--augment", default=_T.augment, show_default=True, help="BT views: ops and rates.")
-@click.option("--seed", type=int, default=_T.seed, show_default=True)
-@click.option("--split-seed", type=int, default=_T.split_seed, show_default=True)
+@click.option("--augment", default=_T.augment, show_default=True,
+              help="BT views: comma-separated ops, each op[:rate]; each view applies one of them, drawn "
+                   "uniformly. crop keeps a window of rate·L items, mask hides rate·L items, reorder "
+                   "shuffles a span of rate·L items. Example: --augment crop:0.5,mask:0.2 (no reorder).")
+@click.option("--seed", type=int, default=_T.seed, show_default=True,
+              help="Training randomness: initial weights, batch order, augmented views, next-item cut points.")
+@click.option("--split-seed", type=int, default=_T.split_seed, show_default=True,
+              help="Which users are train / validation / test (independent of --seed).")
 @click.option("--min-interactions", type=int, default=_T.min_interactions, show_default=True,
               help="Users with fewer interactions are dropped.")
 @click.option("--pretrain-users", type=click.Choice(["all", "train"]), default=_T.pretrain_users, show_default=True,
@@ -238,7 +260,7 @@ def compare(ctx, batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_frac
     md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
                      parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
                      seeds, split, folds, seeds_pretrain, jobs, echo=lambda s: click.echo(s, err=True))
-    click.echo(md.read_text())
+    click.echo(md.read_text(encoding="utf-8"))
 
 
 # compare shares train's model and optimiser flags (one definition each)
@@ -299,9 +321,12 @@ def data_info(name, data_dir, max_len, min_interactions):
     from tinybt.data.registry import check_name
 
     check_name(name)
-    TrainConfig(dataset=name, data_dir=data_dir, max_len=max_len, min_interactions=min_interactions).validate()
+    from tinybt.run import memory
+
+    cfg = TrainConfig(dataset=name, data_dir=data_dir, max_len=max_len, min_interactions=min_interactions).validate()
     ds = load_dataset(name, data_dir=data_dir, download=False)
     click.echo("\n".join(describe(ds, max_len=max_len, min_interactions=min_interactions)))
+    click.echo(f"with the default settings, {memory.describe(cfg, ds.n_items, len(ds.user))}")
 
 
 @data.command("synthesize")

@@ -268,7 +268,7 @@ def main():
     rank, world_size = init() if "WORLD_SIZE" in os.environ else (0, 1)
     try:
         try:
-            text = Path(args.config).read_text() if args.config else "{}"
+            text = Path(args.config).read_text(encoding="utf-8") if args.config else "{}"
         except OSError as e:
             raise TinyBTError(f"--config: cannot read {args.config} ({e.strerror})") from None
         train(TrainConfig.from_json(text, source=args.config or "defaults"), args.out, rank, world_size)

@@ -20,11 +20,12 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from tinybt import __version__
-from tinybt.atomic import check_folder
+from tinybt.atomic import atomic_open, check_folder, write_text
 from tinybt.backend import use_backend
 from tinybt.errors import TinyBTError
 from tinybt.check.gradcheck import _REGISTRY, all_cases, rel_error
@@ -38,6 +39,29 @@ SEED = 0
 PORT_TOL = {"output": {"atol": 1e-9, "rtol": 1e-7}, "grad": {"atol": 1e-9, "rtol": 1e-7}}
 # `golden check`: tinybt against its own goldens; only BLAS/platform rounding may differ.
 SELF_TOL = {"atol": 1e-11, "rtol": 1e-9}
+
+# one line per case for `golden list`; a case not listed shows its function's docstring's first sentence
+DESCRIPTIONS = {
+    "batchnorm_train": "BatchNorm1d in training mode: batch statistics and the running-stat update",
+    "embedding": "Embedding lookup of ids (3, 4) with padding; the padding row gets no gradient",
+    "masked_softmax": "Softmax under a keep-mask, including a row with every key masked (outputs 0)",
+    "linear": "Linear y = x W^T + b on x (2, 3, 4), weight (5, 4)",
+    "linear_nobias": "Linear without bias, y = x W^T",
+    "positional": "Learned positional embedding added at each position t",
+    "layernorm": "LayerNorm over the last dim, biased variance, eps 1e-5, affine",
+    "batchnorm_train_noaffine": "BatchNorm1d in training mode without weight and bias",
+    "relu": "ReLU",
+    "gelu": "Exact (erf) GELU",
+    "last_pool": "User vector = the state at the last valid step of a padded sequence",
+    "mean_pool": "User vector = the mean of the states over the valid steps of a padded sequence",
+    "probe_logreg": "The linear probe's loss: cross-entropy of a linear layer + l2/2·||weight||² (bias free)",
+    "gru": "PyTorch-semantics GRU (gates r|z|n) over a padded batch with lengths 4, 1, 2",
+    "attention_pad": "Multi-head attention with a key-padding mask (True = padding)",
+    "transformer_block_pad": "Pre-LN transformer block (MHA, exact-GELU FFN) over a padded batch",
+    "model_bt_gru": "Whole Barlow Twins model: GRU encoder, projector, BT loss on two augmented views",
+    "model_bt_transformer": "Whole Barlow Twins model: transformer encoder, projector, BT loss on two views",
+    "model_dual": "Whole dual encoder: GRU user vectors against next-item embeddings, in-batch softmax",
+}
 
 CONVENTIONS = {
     "dtype": "Every float array is float64, every integer array int64 (ids, lengths, labels, steps), "
@@ -119,18 +143,18 @@ def case_arrays(c):
 
 def _write_npz(path, arrays):
     """np.savez-compatible, but byte-for-byte reproducible (fixed timestamp)."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+    with atomic_open(path) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
         for key, a in arrays.items():
             buf = io.BytesIO()
             np.lib.format.write_array(buf, a, allow_pickle=False)
             zf.writestr(zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
 
 
-def build(seed=SEED):
-    """(manifest, {case name: arrays}) computed by this tinybt."""
+def build(seed=SEED, only=None):
+    """(manifest, {case name: arrays}) computed by this tinybt; only: patterns (selected()) or None."""
     cases, data = {}, {}
     with use_backend("reference"):
-        computed = [(c, case_arrays(c)) for c in all_cases(seed)]
+        computed = [(c, case_arrays(c)) for c in all_cases(seed) if selected(c.name, only)]
     for c, arrays in computed:
         cases[c.name] = {
             "file": f"{c.name}.npz",
@@ -164,15 +188,18 @@ def export(dest, force=False):
     try:
         for name, arrays in data.items():
             _write_npz(tmp / manifest["cases"][name]["file"], arrays)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        write_text(tmp / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         if dest.is_dir():       # move the old folder aside so DEST is never half-written
             old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
             os.replace(dest, old / "d")
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as e:
         if old and not dest.exists():
             os.replace(old / "d", dest)
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and e.filename and Path(e.filename).parent == tmp:
+            # name the file the user asked for, not its place in the temporary folder
+            raise OSError(e.errno, e.strerror, str(dest / Path(e.filename).name)) from None
         raise
     finally:
         if old:
@@ -185,7 +212,7 @@ def load(src):
     src = Path(src)
     mpath = src / "manifest.json"
     try:
-        manifest = json.loads(mpath.read_text())
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise TinyBTError(f"golden: {mpath} not found (expected a folder written by `tinybt golden export`)")
     except json.JSONDecodeError as e:
@@ -211,19 +238,30 @@ def load(src):
     return manifest, data
 
 
-# compare()'s result for a tensor that cannot be compared (wrong shape, missing, not produced)
-NO_MATCH = (np.inf, np.inf, np.inf, False)
+class Row(NamedTuple):
+    """One line of a check report: a compared tensor, or why one could not be compared."""
+    case: str
+    tensor: str
+    abs: float = np.inf
+    rel: float = np.inf
+    share: float = np.inf       # max |a − e| / (atol + rtol |e|): ok ⟺ share ≤ 1
+    ok: bool = False
+    tol: dict | None = None     # {"atol", "rtol"} it was held to
+    note: str = ""              # instead of numbers: "expected shape ..., got ...", "not produced", ...
+    count: int = 1              # golden tensors the row stands for (a missing case: all of its)
+    missing: bool = False       # the whole case is missing from one side
 
 
 def compare(expected, actual, atol, rtol):
-    """One tensor: (max abs err, max rel err, share of tolerance used, ok).
+    """One tensor: (max abs err, max rel err, share of tolerance used, ok), or None when the
+    shapes differ.
 
     rel err is relative to the tensor's scale (as in gradcheck); share is
     max |a − e| / (atol + rtol |e|), so ok ⟺ share ≤ 1.
     """
     e, a = np.asarray(expected, np.float64), np.asarray(actual, np.float64)
     if e.shape != a.shape:
-        return NO_MATCH
+        return None
     if e.size == 0:
         return 0.0, 0.0, 0.0, True
     err = np.abs(a - e)
@@ -232,35 +270,101 @@ def compare(expected, actual, atol, rtol):
     return float(err.max()), rel_error(a, e), share, share <= 1.0
 
 
+def compare_row(case, key, expected, actual, tol):
+    """The report row of one tensor held to tol = {"atol", "rtol"}."""
+    got = compare(expected, actual, tol["atol"], tol["rtol"])
+    if got is None:
+        shape = tuple(np.shape(expected)), tuple(np.shape(actual))
+        return Row(case, key, tol=tol, note=f"expected shape {shape[0]}, got {shape[1]}")
+    return Row(case, key, *got, tol=tol)
+
+
+def missing_case(case, n_tensors, label):
+    """The one row of a case that one side does not have (it stands for all n_tensors of its tensors)."""
+    return Row(case, label, note=f"{n_tensors} tensors", count=max(n_tensors, 1), missing=True)
+
+
+def selected(name, only):
+    """True when case `name` matches one of the `--only` patterns (a pattern matches the names
+    that contain it), or there are none."""
+    return not only or any(p in name for p in only)
+
+
+def check_only(only, names):
+    """Refuse an --only pattern that selects no case of `names`."""
+    for p in only or ():
+        if not any(p in n for n in names):
+            raise TinyBTError(f"--only: no case name contains {p!r}; `tinybt golden list` shows them all")
+
+
+def _result(r):
+    return "pass" if r.ok else "missing" if r.missing else "FAIL"
+
+
 def report(rows, echo=print, failures_only=False):
-    """rows: (case, key, max abs, max rel, share, ok). Prints a table; True when all pass."""
+    """Prints a table of Rows, the worst tensor of each failing case and a summary; True when all pass."""
     echo(f"{'case':<30} {'tensor':<40} {'max abs':>9} {'max rel':>9} {'tol used':>9}  result")
-    for case, key, ab, rel, share, ok in rows:
-        if ok and failures_only:
+    for r in rows:
+        if r.ok and failures_only:
             continue
-        echo(f"{case:<30} {key:<40} {ab:9.2e} {rel:9.2e} {100 * share:8.2g}%  {'pass' if ok else 'FAIL'}")
-    bad = [r for r in rows if not r[5]]
-    echo(f"{len(rows) - len(bad)}/{len(rows)} tensors pass" + (f"; FAILED: {', '.join(sorted({r[0] for r in bad}))}"
-                                                              if bad else ""))
+        if r.note:
+            echo(f"{r.case:<30} {r.tensor:<40} {r.note:>29}  {_result(r)}")
+        else:
+            echo(f"{r.case:<30} {r.tensor:<40} {r.abs:9.2e} {r.rel:9.2e} {100 * r.share:8.2g}%  {_result(r)}")
+    bad = [r for r in rows if not r.ok]
+    failing = sorted({r.case for r in bad})
+    missing = sorted({r.case for r in bad if r.missing})
+    for case in failing:
+        if case not in missing:
+            echo(_worst(case, [r for r in bad if r.case == case]))
+    n = sum(r.count for r in rows)
+    echo(f"{n - sum(r.count for r in bad)}/{n} tensors pass"
+         + (f"; missing: {', '.join(missing)}" if missing else "")
+         + (f"; FAILED: {', '.join(failing)}" if failing else ""))
     return not bad
 
 
-def check(src, echo=print):
-    """Recompute every case with this tinybt and compare with the folder; prints the differing
-    tensors and a summary. True when all agree."""
+def _worst(case, bad):
+    """One line: the failing case's worst tensor, its relative error and the tolerance it missed."""
+    measured = [r for r in bad if not r.note]
+    if not measured:
+        return f"worst of {case}: {bad[0].tensor}, {bad[0].note}"
+    w = max(measured, key=lambda r: r.share)
+    return (f"worst of {case}: {w.tensor} max rel {w.rel:.2e}, {100 * w.share:.2g}% of the tolerance "
+            f"(atol {w.tol['atol']:g} + rtol {w.tol['rtol']:g}·|golden|)")
+
+
+def check(src, echo=print, only=None):
+    """Recompute the cases of folder `src` (only: --only patterns) with this tinybt and compare;
+    prints the differing tensors and a summary. True when all agree."""
     manifest, golden = load(src)
-    mine, data = build(manifest.get("seed", SEED))
+    mine, data = build(manifest.get("seed", SEED), only)
+    names = sorted(n for n in set(golden) | set(data) if selected(n, only))
+    check_only(only, names + list(data))
     rows = []
-    for name in sorted(set(golden) | set(data)):
+    for name in names:
         if name not in data or name not in golden:
-            where = "this tinybt" if name not in data else str(src)
-            rows.append((name, f"(case missing from {where})", *NO_MATCH))
+            where, there = ("this tinybt", golden) if name not in data else (str(src), data)
+            rows.append(missing_case(name, len(there[name]), f"(case missing from {where})"))
             continue
         if manifest["cases"][name]["config"] != mine["cases"][name]["config"]:
-            rows.append((name, "(config differs)", *NO_MATCH))
+            rows.append(Row(name, "(config differs)", note="config differs"))
         for key in sorted(set(golden[name]) | set(data[name])):
             if key not in golden[name] or key not in data[name]:
-                rows.append((name, key + " (key missing)", *NO_MATCH))
+                rows.append(Row(name, key, note=f"missing from {'this tinybt' if key in golden[name] else src}"))
                 continue
-            rows.append((name, key, *compare(golden[name][key], data[name][key], **SELF_TOL)))
+            rows.append(compare_row(name, key, golden[name][key], data[name][key], SELF_TOL))
     return report(rows, echo, failures_only=True)
+
+
+def describe(name, make):
+    """A case's one-line description: DESCRIPTIONS, else the first sentence of its function's docstring."""
+    doc = " ".join((make.__doc__ or "").split())
+    return DESCRIPTIONS.get(name) or (doc.split(". ")[0].rstrip(".") if doc else "(no description)")
+
+
+def list_cases():
+    """[(name, one-line description)] of every case, in export order."""
+    import tinybt.check.cases  # noqa: F401  (importing it registers every case)
+
+    return [(name, describe(name, make)) for name, make in sorted(_REGISTRY.items())]

@@ -122,7 +122,8 @@ def fetch(url, dest):
     have = part.stat().st_size if part.is_file() else 0
     headers = {"User-Agent": "tinybt"} | ({"Range": f"bytes={have}-"} if have else {})
     howto = (f"download {url} elsewhere, unzip it and pass --data-dir DIR "
-             "(the folder holding its files)")
+             f"(the folder holding its files); downloads are cached in {tinybt_home()} "
+             "(set TINYBT_HOME to use another folder)")
     try:
         resp = urlopen(Request(url, headers=headers), timeout=60)
     except HTTPError as e:

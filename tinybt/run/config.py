@@ -12,7 +12,6 @@ about 20 seconds.
 
 import json
 import math
-import os
 import typing
 import warnings
 from dataclasses import asdict, dataclass, fields
@@ -185,34 +184,6 @@ def use_threads(threads):
     import numba
 
     numba.set_num_threads(threads)
-
-
-def memory_estimate(cfg, n_items):
-    """Rough bytes a training step needs: {"--dim": ..., "--projector": ...} by the flag that drives them.
-
-    float32; parameters ×4 (value, gradient, Adam's two moments); activations of both
-    views of one batch (~16 stored (B, T, D) tensors per layer; attention adds (B, H, T, T)
-    per layer); the projector's (B, P) activations and the (P, P) cross-correlation.
-    """
-    D, T, B = cfg.dim, cfg.max_len, cfg.batch_size
-    L = cfg.layers if cfg.encoder == "transformer" else 1
-    enc = (n_items + 2) * D + (12 * L * D * D + T * D if cfg.encoder == "transformer" else 6 * D * D)
-    act = 2 * B * T * D * 16 * L + (2 * B * cfg.heads * T * T * L if cfg.encoder == "transformer" else 0)
-    widths = [D] + (cfg.projector_dims() if cfg.objective == "barlow" else [])
-    proj = sum(a * b for a, b in zip(widths, widths[1:]))
-    proj_act = 6 * B * sum(widths[1:]) + 3 * widths[-1] ** 2 if cfg.objective == "barlow" else 0
-    return {"--dim": 4 * (4 * enc + act), "--projector": 4 * (4 * proj + proj_act)}
-
-
-def check_memory(cfg, n_items):
-    """Refuse settings whose training step would not fit in this machine's memory."""
-    need = memory_estimate(cfg, n_items)
-    have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else None
-    if have and sum(need.values()) > have:
-        flag = max(need, key=need.get)
-        raise TinyBTError(f"{flag}: training would need about {sum(need.values()) / 2**30:.3g} GiB of memory "
-                          f"(parameters, gradients, Adam moments, one batch), this machine has "
-                          f"{have / 2**30:.3g} GiB; use a smaller {flag}")
 
 
 def parse_projector(text):

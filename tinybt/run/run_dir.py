@@ -74,7 +74,7 @@ def load_config(path, flag="--resume"):
     f = path / CONFIG
     if not f.is_file():
         raise TinyBTError(f"{f}: missing; {path} is not a tinybt run folder")
-    cfg = TrainConfig.from_json(f.read_text(), source=str(f))
+    cfg = TrainConfig.from_json(f.read_text(encoding="utf-8"), source=str(f))
     try:
         cfg.validate(saved=True)
     except TinyBTError as e:
@@ -98,7 +98,7 @@ def check_data(path, current):
                       "what the run was trained on", stacklevel=2)
         return
     try:
-        recorded = json.loads(f.read_text())
+        recorded = json.loads(f.read_text(encoding="utf-8"))
         diff = changes(recorded, current)
     except (ValueError, AttributeError, TypeError) as e:
         raise TinyBTError(f"{f}: not a data fingerprint ({e})") from None
@@ -113,7 +113,7 @@ def read_metrics(path):
     if not f.exists():
         return []
     rows = []
-    for n, line in enumerate(f.read_text().splitlines(), 1):
+    for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:

@@ -41,7 +41,8 @@ from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
 from tinybt.run import checkpoint, lock, run_dir
 from tinybt.train import diagnostics, plots
-from tinybt.run.config import TrainConfig, check_memory, use_threads
+from tinybt.run import memory
+from tinybt.run.config import TrainConfig, use_threads
 from tinybt.data.views import barlow_views, history_lengths, next_item_log_q, next_item_pairs
 
 BT_PARTS = ("on_diag", "off_diag", "on_diag_per_p", "off_diag_per_p")
@@ -83,6 +84,7 @@ class Run:
     log_q: np.ndarray | None  # (V+2,) log target frequency for the dual loss's logQ correction, or None
     epoch: int = 0            # finished epochs
     lock: object = None       # lock.RunLock on the run folder, held until train() returns
+    memory: str = ""          # the memory estimate (run/memory.py), shown at the start
 
     @property
     def steps_per_epoch(self):
@@ -263,12 +265,12 @@ def setup(cfg=None, out=None, resume=None, threads=None):
         run_dir.check_data(path, data)
     rows = training_rows(cfg, seqs)
     enc = encoder_config(cfg, seqs)
-    check_memory(cfg, seqs.n_items)
+    memory_note = memory.check(cfg, seqs.n_items, len(ds.user))
     rng = np.random.default_rng(cfg.seed)
     params, buffers = init_model(cfg, enc, rng)
     opt = make_optimizer(cfg)
     run = Run(cfg, path, seqs, enc, rows, params, buffers, opt, rng, cfg.augment_config(),
-              training_log_q(cfg, seqs, rows))
+              training_log_q(cfg, seqs, rows), memory=memory_note)
 
     if resume is None:
         run.path = path = run_dir.make_folder(path, cfg)
@@ -315,6 +317,8 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
     run = setup(cfg, out, resume, threads)
     echo = echo or (lambda s: print(s, file=sys.stderr))
     diag_rows, final = diagnostics.sample_rows(run.seqs.rows("val"), run.cfg.seed), None
+    if progress:
+        echo(run.memory)
     with run.lock:                               # released on return and on error; the OS drops it on a crash
         while run.epoch < run.cfg.epochs:
             # one BLAS thread: a second one waits for a core Numba's threads hold (benchmarks/bench_step.py)

@@ -1,0 +1,72 @@
+"""The memory estimate (tinybt/run/memory.py) is close to the real peak RSS, and a run that
+cannot fit is refused before any work, in one line naming the flags that shrink it."""
+
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from tinybt.cli import cli
+from tinybt.errors import TinyBTError
+from tinybt.run import memory
+from tinybt.run.config import TrainConfig
+
+from wait_helpers import finish
+
+# the child trains one epoch in-process and prints its own peak RSS (ru_maxrss: KiB on Linux)
+CHILD = ("import resource, sys; from tinybt.cli import cli; cli(sys.argv[1:], standalone_mode=False); "
+         "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux only (bytes on macOS)")
+@pytest.mark.parametrize("settings", [dict(dim=256, batch_size=512, max_len=100),
+                                      dict(projector="2048-2048-2048", batch_size=256),
+                                      dict(encoder="transformer", dim=128, batch_size=256, max_len=100)])
+def test_estimate_is_within_25_percent_of_the_peak_rss(tmp_path, settings):
+    pytest.importorskip("resource", reason="no resource module: cannot measure the peak RSS")
+    from tinybt.data.load import load_dataset
+
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+    # compile (and cache) this encoder's kernels first: LLVM's compile-time memory is not the run's
+    encoder = ["--encoder", settings["encoder"]] if "encoder" in settings else []
+    warm = subprocess.Popen([sys.executable, "-m", "tinybt", "train", "--dataset", "synthetic", "--epochs", "1",
+                             "--dim", "8", "--projector", "8-8", "--no-probe", "--out", str(tmp_path / "w"), *encoder],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert finish(warm, "the warm-up run") and warm.returncode == 0
+    p = subprocess.Popen([sys.executable, "-c", CHILD, "train", "--dataset", "synthetic", "--epochs", "1",
+                          "--no-probe", "--out", str(tmp_path / "r"), *flags],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = finish(p, f"one epoch of {settings}")
+    assert p.returncode == 0, err[-2000:]
+    rss = int(next(ln.split()[1] for ln in out.splitlines() if ln.startswith("MAXRSS")))
+    ds = load_dataset("synthetic")
+    est = sum(memory.estimate(TrainConfig(dataset="synthetic", **settings).validate(), ds.n_items,
+                              len(ds.user)).values())
+    assert 0.75 <= est / rss <= 1.25, (est / 2**20, rss / 2**20)
+
+
+def test_a_run_that_does_not_fit_is_refused_with_the_flags_that_shrink_it():
+    cfg = TrainConfig(dim=512, batch_size=4096).validate()
+    with pytest.raises(TinyBTError, match=r"^--dim: training would need about .* GiB of memory .* 1 GiB is "
+                                          r"available; use a smaller --batch-size, --max-len, --dim$"):
+        memory.check(cfg, 1000, have=2**30)
+    cfg = TrainConfig(projector="30000-30000").validate()
+    with pytest.raises(TinyBTError, match="^--projector: .* use a smaller --projector, --batch-size$"):
+        memory.check(cfg, 1000, have=2**30)
+    assert memory.check(TrainConfig().validate(), 1000, have=2**40).startswith("training needs about")
+
+
+def test_available_memory_is_known_here():
+    have = memory.available()
+    assert have is None or 2**20 < have < 2**50
+
+
+def test_train_and_data_info_report_the_estimate(data_dir, tmp_path):
+    r = CliRunner().invoke(cli, ["data", "info", "ml-1m", "--data-dir", str(data_dir)])
+    assert r.exit_code == 0 and "training needs about" in r.stdout.splitlines()[-1], r.output
+    from train_helpers import tiny_flags
+
+    r = CliRunner().invoke(cli, ["train", *tiny_flags(data_dir, epochs=1), "--out", str(tmp_path / "r"), "--no-probe"])
+    assert r.exit_code == 0 and r.stderr.startswith("training needs about"), r.stderr[:500]
