@@ -167,7 +167,7 @@ def _unique_strings(buf, starts, lengths, path, what):
             raise line_error(path, buf, _line_start(buf, starts[row]), row + 1,
                              f"the {what} holds {why}") from None
     keys, remap = np.unique(np.array(text, dtype=str), return_inverse=True)
-    return keys, remap[inverse].astype(np.int64)
+    return keys, remap.astype(np.int32)[inverse]
 
 
 def _line_start(buf, pos):
@@ -233,7 +233,7 @@ def load_yelp(folder):
     warn_anomalies(review_path, user, item, stars, SCALE)
     catalog, cats = read_businesses(business_path)
     item_keys = np.union1d(reviewed, catalog)
-    item = np.searchsorted(item_keys, reviewed)[item]
+    item = np.searchsorted(item_keys, reviewed).astype(np.int32)[item]
     off, values, names = genre_arrays(len(item_keys), np.searchsorted(item_keys, catalog), cats)
     return Dataset(name="yelp", user=user, item=item, rating=stars, timestamp=ts,
                    user_keys=user_keys, item_keys=item_keys, genre_offsets=off,
