@@ -367,3 +367,23 @@ def test_line_chunks_cut_at_newlines_and_drop_the_blank_tail(tmp_path, text):
         assert [o for o, _ in chunks] == list(np.cumsum([0] + [len(c) for _, c in chunks]))[:len(chunks)]
     lines = len(whole.split(b"\n")) - whole.endswith(b"\n") if whole else 0
     assert textio.count_lines(path) == lines
+
+
+def test_review_json_read_in_small_chunks_equals_one_read(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    lines = [_review(f"u{rng.integers(40)}", f"b{rng.integers(9)}", int(rng.integers(1, 6)), "2016-01-02")
+             for _ in range(200)]
+    lines[150] = _review("caf\\u00e9", "b1", 3, "2016-01-02")     # an escape: decoded, sorted as str
+    path = tmp_path / "review.json"
+    path.write_text("".join(lines), encoding="utf-8")
+    whole = yelp.read_reviews(path)
+    assert "café" in set(whole[0])
+    for size in (7, 300, 5000):
+        monkeypatch.setattr(textio, "CHUNK_BYTES", size)
+        for a, b in zip(yelp.read_reviews(path), whole):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    lines[170] = _review("bad\\x", "b1", 3, "2016-01-02")
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(TinyBTError, match=r"review\.json:171: the user_id holds a bad JSON escape"):
+        yelp.read_reviews(path)
