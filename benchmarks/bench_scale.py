@@ -3,6 +3,7 @@
     python benchmarks/bench_scale.py --quick --out docs/scale     # ~10-15 min on the shared 2-core machine
     python benchmarks/bench_scale.py --out docs/scale              # the full sweeps (P = 8192, 1.4 M users)
     python benchmarks/bench_scale.py --sweep items --out /tmp/s    # one sweep
+    python benchmarks/bench_scale.py --out docs/scale --redraw     # table and plots again from scale.jsonl
 
 Default point: 10,000 users, 3,706 items (ML-1M's count) with Zipf popularity, max_len 50,
 projector P-P-P with P = 256, B = 128, GRU, D = 64 (tinybt train's defaults). Every user
@@ -134,14 +135,16 @@ def table(results):
         rss = f"{r['peak_rss_mb']:,.0f}" if r["peak_rss_mb"] else ""
         lines.append(f"| {r['sweep']} | {r['value']:,} | {r['interactions']:,} | {r['users_kept']:,} | "
                      f"{r['sequences_s']} | {r['step_ms']} | {r['steps_per_epoch']:,} | {r['epoch_s']:,} | {rss} |")
-    lines += ["", "| sweep | range | slope of epoch time | slope of step time | slope of peak RSS |",
+    lines += ["", "Log-log slopes, fitted over the whole range (last two points in brackets):", "",
+              "| sweep | range | slope of epoch time | slope of step time | slope of peak RSS |",
               "|---|---|---|---|---|"]
     for sweep in dict.fromkeys(r["sweep"] for r in results):
         rows = [r for r in results if r["sweep"] == sweep and "error" not in r]
-        fits = [slope(rows, k) for k in ("epoch_s", "step_ms", "peak_rss_mb")]
+        fits = [f"{slope(rows, k):.2f} ({slope(rows[-2:], k):.2f})" if slope(rows, k) is not None else None
+                for k in ("epoch_s", "step_ms", "peak_rss_mb")]
         if rows:
             lines.append(f"| {sweep} | {rows[0]['value']:,} .. {rows[-1]['value']:,} | "
-                         + " | ".join("" if f is None else f"{f:.2f}" for f in fits) + " |")
+                         + " | ".join(f or "" for f in fits) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -179,8 +182,21 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer, smaller points (about 10-15 min)")
     ap.add_argument("--sweep", choices=list(SWEEPS), action="append", help="only these sweeps")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per point")
+    ap.add_argument("--redraw", action="store_true", help="only redo the table and plots from OUT/scale.jsonl")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.redraw:
+        results = [json.loads(line) for line in (args.out / "scale.jsonl").read_text(encoding="utf-8").splitlines()]
+    else:
+        results = measure(args)
+    (args.out / "scale.md").write_text(table(results), encoding="utf-8")
+    for p in plot(results, args.out):
+        print(f"wrote {p}")
+    print(f"wrote {args.out / 'scale.md'}")
+    return 0
+
+
+def measure(args):
     grid = QUICK if args.quick else SWEEPS
     results = []
     with open(args.out / "scale.jsonl", "w", encoding="utf-8") as f:
@@ -191,11 +207,7 @@ def main(argv=None):
                 f.write(json.dumps(r) + "\n")
                 f.flush()
                 print(json.dumps(r), flush=True)
-    (args.out / "scale.md").write_text(table(results), encoding="utf-8")
-    for p in plot(results, args.out):
-        print(f"wrote {p}")
-    print(f"wrote {args.out / 'scale.md'}")
-    return 0
+    return results
 
 
 if __name__ == "__main__":
