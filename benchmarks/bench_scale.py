@@ -153,6 +153,7 @@ def plot(results, out):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         return []
     files = []
@@ -164,6 +165,8 @@ def plot(results, out):
             pts = [(r["value"], r[key]) for r in rows if r.get(key)]
             if pts:
                 ax.loglog(*zip(*pts), "o-")
+                ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+                ax.set_xticks([v for v, _ in pts], [f"{v:,}" for v, _ in pts], rotation=30)
             s = slope(rows, key)
             ax.set_title(label + ("" if s is None else f" (slope {s:.2f})"))
             ax.set_xlabel(sweep)
