@@ -23,7 +23,8 @@ BLANK = b"\r\n \t"
 
 
 def content_end(path):
-    """Byte length of the file without the blank lines at its end (as read_bytes cuts it)."""
+    """Byte length of the file without the blank lines at its end (an editor's or a
+    concatenation's); one byte after the last non-blank one is kept, its newline."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         end = size
@@ -93,18 +94,6 @@ class Columns:
 
     def arrays(self):
         return tuple(c[:self.n] for c in self.cols)
-
-
-def read_bytes(path):
-    """The file's bytes as a read-only uint8 array, without the blank lines at its end
-    (an editor's or a concatenation's; one newline after the last line is kept)."""
-    if os.path.getsize(path) == 0:
-        return np.zeros(0, np.uint8)
-    buf = np.memmap(path, dtype=np.uint8, mode="r")
-    end = len(buf)
-    while end and buf[end - 1] in b"\r\n \t":
-        end -= 1
-    return buf[:end + 1 if end < len(buf) else end]
 
 
 def line_error(path, buf, start, lineno, why):
