@@ -102,10 +102,10 @@ def main():
                                         check=True, capture_output=True, text=True).stdout)
         print(f"parse ratings.csv: {res['parse_s']:.2f} s = {res['rows'] / res['parse_s'] / 1e6:.1f}"
               f" M rows/s; tracemalloc peak {res['tracemalloc_peak_mb']:.0f} MiB "
-              f"(output arrays {res['rows'] * 28 / 2**20:.0f} MiB; the file is memory-mapped)")
+              f"(output arrays {res['rows'] * 20 / 2**20:.0f} MiB; the file is read in 16 MiB chunks)")
         rss = "unknown (no resource module)" if res["maxrss_mb"] is None else f"{res['maxrss_mb']:.0f} MiB"
         print(f"full ML-20M load (ids, genres): {res['load_s']:.2f} s; {res['users']:,} users, "
-              f"{res['items']:,} items; child peak RSS {rss} (includes mapped file pages)")
+              f"{res['items']:,} items; child peak RSS {rss} (parse, dense ids, genres)")
 
         # the reference on a slice, same process, same bytes
         sl = Path(tmp) / "slice.csv"

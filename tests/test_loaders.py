@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tinybt.backend import BACKENDS, use_backend
-from tinybt.data import movielens, yelp
+from tinybt.data import movielens, textio, yelp
 from tinybt.data.load import load_dataset
 from tinybt.errors import TinyBTError
 
@@ -52,7 +52,7 @@ def test_ml1m_fixture(tmp_path):
         "Under 18", "56+", "25-34"]
     assert [ds.demographic_names["occupation"][o] for o in ds.demographics["occupation"]] == [
         "K-12 student", "self-employed", "scientist"]
-    assert ds.rating.dtype == np.float32 and ds.user.dtype == np.int64
+    assert ds.rating.dtype == np.float32 and ds.user.dtype == ds.item.dtype == np.int32
 
 
 def test_ml100k_fixture_bins_ages_and_drops_unknown_genre(tmp_path):
@@ -333,3 +333,58 @@ def test_suspicious_rows_warn_once_with_counts(tmp_path):
     assert "ratings.dat: 2 rows repeat a (user, item) pair already rated" in messages[1]
     assert "users.dat: 1 users who rate are missing from it" in messages[2]
     assert len(ds.user) == 5                                   # warned, not dropped
+
+
+def test_ratings_read_in_small_chunks_equal_one_read(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    lines = [f"{u},{i},{r / 2:g},{t}" for u, i, r, t in zip(rng.integers(1, 10**6, 300), rng.integers(1, 99, 300),
+                                                           rng.integers(1, 11, 300), rng.integers(0, 2**33, 300))]
+    lines[7] = f"{2**40},3,4.5,1"                    # an id past int32: the column widens
+    path = tmp_path / "ratings.csv"
+    path.write_text("userId,movieId,rating,timestamp\n" + "\n".join(lines) + "\n\n", encoding="utf-8")
+    whole = movielens.read_ratings(path, b",", "userId,movieId,rating,timestamp")
+    assert whole[0].dtype == np.int64 and whole[1].dtype == np.int32 and whole[0][7] == 2**40
+    for size in (1, 7, 64, 1000):                     # 1 and 7: every line is longer than a chunk
+        monkeypatch.setattr(textio, "CHUNK_BYTES", size)
+        for a, b in zip(movielens.read_ratings(path, b",", "userId,movieId,rating,timestamp"), whole):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    lines[250] = "1,2,x,3"
+    path.write_text("userId,movieId,rating,timestamp\n" + "\n".join(lines), encoding="utf-8")
+    with pytest.raises(TinyBTError, match=r"ratings\.csv:252: .*'1,2,x,3'"):
+        movielens.read_ratings(path, b",", "userId,movieId,rating,timestamp")
+
+
+@pytest.mark.parametrize("text", [b"", b"\n\n", b"a\nbb\n", b"a\nbb", b"a\nbb\r\n \n", b"a \n \t"])
+def test_line_chunks_cut_at_newlines_and_drop_the_blank_tail(tmp_path, text):
+    path = tmp_path / "f.txt"
+    path.write_bytes(text)
+    kept = len(text.rstrip(b"\r\n \t"))
+    whole = text[:kept + 1] if kept < len(text) else text     # one byte after the last non-blank
+    for size in (1, 2, 3, 100):
+        chunks = list(textio.line_chunks(path, 0, size))
+        assert b"".join(bytes(c) for _, c in chunks) == whole
+        assert all(bytes(c).endswith(b"\n") for _, c in chunks[:-1])
+        assert [o for o, _ in chunks] == list(np.cumsum([0] + [len(c) for _, c in chunks]))[:len(chunks)]
+    lines = len(whole.split(b"\n")) - whole.endswith(b"\n") if whole else 0
+    assert textio.count_lines(path) == lines
+
+
+def test_review_json_read_in_small_chunks_equals_one_read(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    lines = [_review(f"u{rng.integers(40)}", f"b{rng.integers(9)}", int(rng.integers(1, 6)), "2016-01-02")
+             for _ in range(200)]
+    lines[150] = _review("caf\\u00e9", "b1", 3, "2016-01-02")     # an escape: decoded, sorted as str
+    path = tmp_path / "review.json"
+    path.write_text("".join(lines), encoding="utf-8")
+    whole = yelp.read_reviews(path)
+    assert "café" in set(whole[0])
+    for size in (7, 300, 5000):
+        monkeypatch.setattr(textio, "CHUNK_BYTES", size)
+        for a, b in zip(yelp.read_reviews(path), whole):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
+    lines[170] = _review("bad\\x", "b1", 3, "2016-01-02")
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(TinyBTError, match=r"review\.json:171: the user_id holds a bad JSON escape"):
+        yelp.read_reviews(path)

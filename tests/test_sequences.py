@@ -1,5 +1,7 @@
 """User sequences: time order, filter, split, history/future cut, re-indexing, ragged storage."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -112,3 +114,20 @@ def test_history_plus_future_is_the_time_ordered_timeline(data, max_len, min_int
         assert len(seq.future(r)) >= 1
     assert seq.hist_values.min() >= 1 and seq.hist_values.max() <= seq.n_items
     assert np.array_equal(seq.item_index[seq.item_of_id[1:]], np.arange(1, seq.n_items + 1))
+
+
+def test_compact_read_only_columns_and_the_lexsort_fallback_agree():
+    rng = np.random.default_rng(3)
+    rows = [(int(u), int(i), 3, int(t)) for u, i, t in
+            zip(rng.integers(0, 6, 200), rng.integers(0, 30, 200), rng.integers(0, 6, 200))]
+    ds = dataset_from_rows(rows, 6, 30)
+    compact = replace(ds, user=ds.user.astype(np.int32), item=ds.item.astype(np.int32))
+    for a in (compact.user, compact.item, compact.timestamp, compact.rating):
+        a.flags.writeable = False                               # as the memory-mapped parse cache
+    wide = replace(ds, timestamp=ds.timestamp * 2**60)          # users x time span overflows int64
+    want = build_sequences(ds, max_len=4)
+    for other in (compact, wide):
+        got = build_sequences(other, max_len=4)
+        for k in ("hist_values", "hist_offsets", "fut_values", "fut_offsets", "fut_ratings",
+                  "seen_values", "seen_offsets", "users", "item_index"):
+            np.testing.assert_array_equal(getattr(got, k), getattr(want, k))

@@ -2,7 +2,9 @@
 
 Plain arrays, no Python object per row. Users and items are *dense indices*
 (0..U-1, 0..I-1) into `user_keys` / `item_keys`, which hold the ids of the
-source files (int64, or str for Yelp). The sequence builder later re-indexes
+source files (int64, or str for Yelp). The loaders store the interactions in
+compact dtypes (16 bytes a row); loaded from the parse cache the arrays are
+read-only memory maps, so code below must not write into them. The sequence builder later re-indexes
 items to 1..V (0 = padding, V+1 = [MASK]); this file knows nothing of that.
 """
 
@@ -14,8 +16,8 @@ import numpy as np
 @dataclass
 class Dataset:
     name: str
-    user: np.ndarray          # (n,) int64 dense user index
-    item: np.ndarray          # (n,) int64 dense item index
+    user: np.ndarray          # (n,) int32 dense user index (int64 accepted)
+    item: np.ndarray          # (n,) int32 dense item index (int64 accepted)
     rating: np.ndarray        # (n,) float32 (Yelp stars, MovieLens 1-5)
     timestamp: np.ndarray     # (n,) int64 seconds since the epoch
     user_keys: np.ndarray     # (U,) original user ids
@@ -40,7 +42,7 @@ class Dataset:
         return self.genre_values[self.genre_offsets[i]:self.genre_offsets[i + 1]]
 
     def arrays(self):
-        """Flat name -> array mapping (what the npz cache stores)."""
+        """Flat name -> array mapping (what the parse cache stores, one .npy each)."""
         out = {k: getattr(self, k) for k in (
             "user", "item", "rating", "timestamp", "user_keys", "item_keys",
             "genre_offsets", "genre_values", "genre_names")}

@@ -19,8 +19,9 @@ import numpy as np
 from tinybt import backend
 from tinybt.data import parse
 from tinybt.data.dataset import Dataset
-from tinybt.data.textio import (aligned, decode, dense_index, expect_files, genre_arrays,
-                                line_error, nonempty, read_bytes, text_error, text_lines, warn_anomalies)
+from tinybt.data.textio import (Columns, aligned, content_end, count_lines, decode, dense_index, expect_files,
+                                genre_arrays, line_chunks, line_error, nonempty, text_error, text_lines,
+                                warn_anomalies)
 
 FILES = {"ml-1m": ("ratings.dat", "users.dat", "movies.dat"),
          "ml-20m": ("ratings.csv", "movies.csv"),
@@ -82,22 +83,26 @@ def read_ratings(path, sep, header=None):
     """(user, item, rating, timestamp) arrays of a MovieLens ratings file.
 
     sep: the field separator (b"::", b",", b"\\t"); header: the expected first line.
-    Blank lines at the end of the file are ignored (read_bytes).
+    Blank lines at the end of the file are ignored (content_end). Parsed chunk by chunk
+    into int32 ids (int64 if an id needs it), float32 ratings and int64 timestamps.
     """
-    buf = read_bytes(path)
     pos, first = 0, 1
     if header is not None:
-        head = bytes(buf[:4096])
+        with open(path, "rb") as f:
+            head = f.read(4096)
         end = head.find(b"\n") if b"\n" in head else len(head)
         if head[:end].decode("latin-1").strip() != header:
-            raise line_error(path, buf, 0, 1, f"expected the header {header!r}")
-        pos, first = min(end + 1, len(buf)), 2
-    *columns, bad = parse_ratings(buf, pos, sep)
-    if bad >= 0:
-        raise line_error(path, buf, bad, first + len(columns[0]),
-                         "expected 'user" + sep.decode() + "item" + sep.decode() + "rating"
-                         + sep.decode() + "timestamp'")
-    return tuple(columns)
+            raise line_error(path, np.frombuffer(head, np.uint8), 0, 1, f"expected the header {header!r}")
+        pos, first = min(end + 1, content_end(path)), 2
+    cols = Columns(count_lines(path, pos), (np.int32, np.int32, np.float32, np.int64))
+    for _, buf in line_chunks(path, pos):
+        *parts, bad = parse_ratings(buf, 0, sep)
+        cols.put(*parts)
+        if bad >= 0:
+            raise line_error(path, buf, bad, first + cols.n,
+                             "expected 'user" + sep.decode() + "item" + sep.decode() + "rating"
+                             + sep.decode() + "timestamp'")
+    return cols.arrays()
 
 
 # ---------------------------------------------------------------- metadata files

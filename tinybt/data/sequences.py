@@ -62,11 +62,36 @@ class Sequences:
         return np.flatnonzero(self.split == code)
 
 
-def _ragged(values, row, n_rows):
-    """Values already grouped by row (ascending) -> (values, offsets)."""
-    offsets = np.zeros(n_rows + 1, np.int64)
-    np.cumsum(np.bincount(row, minlength=n_rows), out=offsets[1:])
-    return values, offsets
+def _offsets(lengths):
+    out = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def _range_mask(n, starts, ends):
+    """(n,) bool: rows inside the disjoint half-open ranges [starts, ends)."""
+    edge = np.zeros(n + 1, np.int8)
+    np.add.at(edge, starts, 1)
+    np.add.at(edge, ends, -1)
+    return np.cumsum(edge[:-1], dtype=np.int8) > 0       # disjoint: the running sum is 0 or 1
+
+
+def _time_order(user, timestamp, n_users):
+    """Rows by user, then time, ties in file order (a stable sort).
+
+    One stable argsort of the key user * span + (t - t_min) when it fits in int64:
+    np.lexsort took 20 s on ML-20M's 16 M rows, this 1.6 s.
+    """
+    if not len(user):
+        return np.zeros(0, np.int64)
+    t0 = int(timestamp.min())
+    span = int(timestamp.max()) - t0 + 1
+    if n_users * span >= 1 << 63:
+        return np.lexsort((timestamp, user))
+    key = np.empty(len(user), np.int64)
+    for s in range(0, len(user), 1 << 20):             # chunks: no int64 temporaries of every row
+        key[s:s + (1 << 20)] = user[s:s + (1 << 20)].astype(np.int64) * span + (timestamp[s:s + (1 << 20)].astype(np.int64) - t0)
+    return np.argsort(key, kind="stable")
 
 
 def split_users(n, seed):
@@ -84,39 +109,39 @@ def build_sequences(ds, max_len=50, min_interactions=5, split_seed=0, history_fr
     if max_len < 1 or min_interactions < 2 or not 0 < history_frac < 1:
         raise ValueError("build_sequences needs max_len >= 1, min_interactions >= 2 (a history "
                          "and a future) and 0 < history_frac < 1")
-    order = np.lexsort((ds.timestamp, ds.user))       # lexsort is stable: ties keep file order
-    user, item = ds.user[order], ds.item[order]
-    count = np.bincount(user, minlength=ds.n_users)
+    # Rows sorted by user, then time: user u's timeline is rows [first[u], first[u] + count[u]).
+    # Every part is a range of each kept user's rows, taken with one mask: no per-row
+    # int64 temporaries, which at ML-20M size would cost more than the dataset.
+    order = _time_order(ds.user, ds.timestamp, ds.n_users)
+    count = np.bincount(ds.user, minlength=ds.n_users)
     kept = np.flatnonzero(count >= min_interactions)
     if len(kept) == 0:
         raise TinyBTError(f"dataset {ds.name!r}: no user has >= {min_interactions} interactions "
                           f"({ds.n_users} users, {len(ds.user)} interactions)")
-    row_of_user = np.full(ds.n_users, -1, np.int64)
-    row_of_user[kept] = np.arange(len(kept))
-    sel = row_of_user[user] >= 0
-    order, user, item = order[sel], user[sel], item[sel]
-    row = row_of_user[user]
+    start = (np.cumsum(count) - count)[kept]
+    length = count[kept]
+    h = np.clip(np.floor(history_frac * length).astype(np.int64), 1, length - 1)
+    item = ds.item[order]
+    n = len(item)
 
     used = np.zeros(ds.n_items, bool)
-    used[item] = True
+    used[item[_range_mask(n, start, start + length)]] = True
     item_index = np.zeros(ds.n_items, np.int64)
     item_index[used] = np.arange(1, used.sum() + 1)
     item_of_id = np.concatenate([[-1], np.flatnonzero(used)])
+    ids = item_index.astype(np.int32)
 
-    length = count[kept]
-    h = np.clip(np.floor(history_frac * length).astype(np.int64), 1, length - 1)
-    start = np.concatenate([[0], np.cumsum(length)[:-1]])
-    pos = np.arange(len(row)) - start[row]               # position within the user's timeline
-    in_hist = (pos < h[row]) & (pos >= h[row] - max_len)
-    in_fut = pos >= h[row]
-    ids = item_index[item].astype(np.int32)
-    hist_values, hist_offsets = _ragged(ids[in_hist], row[in_hist], len(kept))
-    fut_values, fut_offsets = _ragged(ids[in_fut], row[in_fut], len(kept))
-    seen_values, seen_offsets = _ragged(ids[pos < h[row]], row[pos < h[row]], len(kept))
+    def part(lo, hi):
+        return ids[item[_range_mask(n, start + lo, start + hi)]], _offsets(hi - lo)
+
+    hist_values, hist_offsets = part(np.maximum(h - max_len, 0), h)
+    seen_values, seen_offsets = part(np.zeros_like(h), h)
+    fut_values, fut_offsets = part(h, length)
+    del item
+    fut_ratings = ds.rating[order[_range_mask(n, start + h, start + length)]].astype(np.float32)
     return Sequences(
         dataset=ds.name, hist_values=hist_values, hist_offsets=hist_offsets,
-        fut_values=fut_values, fut_offsets=fut_offsets,
-        fut_ratings=ds.rating[order[in_fut]].astype(np.float32),
+        fut_values=fut_values, fut_offsets=fut_offsets, fut_ratings=fut_ratings,
         users=kept.astype(np.int64), split=split_users(len(kept), split_seed),
         n_items=int(used.sum()), item_index=item_index, item_of_id=item_of_id,
         seen_values=seen_values, seen_offsets=seen_offsets)

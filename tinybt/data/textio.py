@@ -1,9 +1,11 @@
 """Byte-level helpers shared by the file loaders.
 
-Big files are read as one uint8 array (memory-mapped, so the page cache holds
-the bytes, not the Python heap) and parsed by functions that report the
-*byte offset* of the first bad line; `line_error` turns that into the message
-the user sees: file, line number, offending text.
+Big files are read in chunks of whole lines (`line_chunks`), each parsed into
+preallocated compact columns (`Columns`) before the next is read, so the file and
+its parsed copy are never in memory together (a memory-mapped file counts in RSS
+once touched). The parsers report the *byte offset* of the first bad line;
+`line_error` turns that into the message the user sees: file, line number,
+offending text.
 """
 
 import os
@@ -15,16 +17,83 @@ import numpy as np
 from tinybt.errors import TinyBTError
 
 
-def read_bytes(path):
-    """The file's bytes as a read-only uint8 array, without the blank lines at its end
-    (an editor's or a concatenation's; one newline after the last line is kept)."""
-    if os.path.getsize(path) == 0:
-        return np.zeros(0, np.uint8)
-    buf = np.memmap(path, dtype=np.uint8, mode="r")
-    end = len(buf)
-    while end and buf[end - 1] in b"\r\n \t":
-        end -= 1
-    return buf[:end + 1 if end < len(buf) else end]
+CHUNK_BYTES = 1 << 24
+CHUNK_ROWS = 1 << 20
+BLANK = b"\r\n \t"
+
+
+def content_end(path):
+    """Byte length of the file without the blank lines at its end (an editor's or a
+    concatenation's); one byte after the last non-blank one is kept, its newline."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        end = size
+        while end:
+            f.seek(max(0, end - 65536))
+            block = f.read(end - max(0, end - 65536))
+            kept = len(block.rstrip(BLANK))
+            if kept:
+                end = end - len(block) + kept
+                break
+            end -= len(block)
+    return end + 1 if end < size else end
+
+
+def line_chunks(path, start=0, size=None):
+    """(byte offset, uint8 array) of buf[start:content_end] in pieces that end at a newline
+    (the last piece where the content ends); a line longer than `size` makes a longer piece."""
+    size = size or CHUNK_BYTES
+    end = content_end(path)
+    with open(path, "rb") as f:
+        f.seek(start)
+        offset, pos, carry = start, start, b""
+        while pos < end:
+            chunk = f.read(min(size, end - pos))
+            if not chunk:                   # the file shrank while we read it
+                break
+            pos += len(chunk)
+            data = carry + chunk
+            cut = len(data) if pos >= end else data.rfind(b"\n") + 1
+            if cut:
+                yield offset, np.frombuffer(data, np.uint8, count=cut)
+                offset += cut
+            carry = data[cut:]
+        if carry:                           # ... and lost its last newline
+            yield offset, np.frombuffer(carry, np.uint8)
+
+
+def count_lines(path, start=0):
+    """Lines in buf[start:content_end], counting a last line without its newline."""
+    n, last = 0, 10
+    for _, buf in line_chunks(path, start):
+        n += int(np.count_nonzero(buf == 10))
+        last = buf[-1]
+    return n + (last != 10)
+
+
+class Columns:
+    """Output columns of a known row count, filled chunk by chunk in compact dtypes.
+
+    An integer column starts as int32 and becomes int64 once a value needs it
+    (ids of up to 18 digits are valid); float columns keep their dtype.
+    """
+
+    def __init__(self, n, dtypes):
+        self.cols = [np.empty(n, d) for d in dtypes]
+        self.n = 0
+
+    def put(self, *parts):
+        k = len(parts[0])
+        for j, part in enumerate(parts):
+            col = self.cols[j]
+            if col.dtype == np.int32 and k and (part.max() > np.iinfo(np.int32).max
+                                                 or part.min() < np.iinfo(np.int32).min):
+                self.cols[j] = col = col.astype(np.int64)
+            col[self.n:self.n + k] = part
+        self.n += k
+
+    def arrays(self):
+        return tuple(c[:self.n] for c in self.cols)
 
 
 def line_error(path, buf, start, lineno, why):
@@ -78,8 +147,9 @@ def warn_anomalies(path, user, item, rating, scale, users_file=None, known_users
     if outside:
         warnings.warn(f"{path}: {outside:,} ratings outside the scale {lo:g}..{hi:g}", stacklevel=3)
     if once_per_pair and len(user):
-        pair = user.astype(np.int64) * (int(item.max()) + 1) + item
-        repeated = len(pair) - len(np.unique(pair))
+        pair = pair_codes(user, item)
+        pair.sort()                                     # in place: no copy as np.unique makes
+        repeated = int(np.count_nonzero(pair[1:] == pair[:-1]))
         if repeated:
             warnings.warn(f"{path}: {repeated:,} rows repeat a (user, item) pair already rated", stacklevel=3)
     if known_users is not None:
@@ -98,13 +168,24 @@ def expect_files(folder, names, dataset):
             f"{', '.join(names)}")
 
 
+def pair_codes(user, item):
+    """user * (max item + 1) + item of non-negative ids, in uint32 when it fits (else int64)."""
+    width = int(item.max()) + 1
+    dtype = np.uint32 if (int(user.max()) + 1) * width <= 1 << 32 else np.int64
+    out = np.empty(len(user), dtype)
+    for s in range(0, len(user), CHUNK_ROWS):           # chunks: no int64 temporaries of every row
+        out[s:s + CHUNK_ROWS] = user[s:s + CHUNK_ROWS].astype(dtype) * dtype(width) + item[s:s + CHUNK_ROWS]
+    return out
+
+
 def dense_index(ids, catalog=()):
-    """Sorted unique keys of `ids` ∪ `catalog` and the dense index of every id.
+    """Sorted unique keys (int64) of `ids` ∪ `catalog` and the int32 dense index of every id.
 
     Small non-negative integer ids (MovieLens) use a lookup table: O(n), no sort.
     """
-    ids = np.asarray(ids)
-    catalog = np.asarray(catalog, dtype=ids.dtype)
+    ids, catalog = np.asarray(ids), np.asarray(catalog)
+    if catalog.size == 0:                               # () is float64
+        catalog = catalog.astype(ids.dtype)
     both = (ids, catalog)
     if ids.dtype.kind in "iu" and all(a.size == 0 or a.min() >= 0 for a in both):
         top = max(int(a.max()) if a.size else -1 for a in both) + 1
@@ -113,10 +194,13 @@ def dense_index(ids, catalog=()):
             present[ids] = True
             present[catalog] = True
             keys = np.flatnonzero(present).astype(np.int64)
-            lut = np.cumsum(present, dtype=np.int64) - 1
-            return keys, lut[ids]
+            lut = np.cumsum(present, dtype=np.int32) - 1
+            out = np.empty(len(ids), np.int32)
+            for s in range(0, len(ids), CHUNK_ROWS):
+                out[s:s + CHUNK_ROWS] = lut[ids[s:s + CHUNK_ROWS]]
+            return keys, out
     keys = np.union1d(np.unique(ids), catalog)
-    return keys, np.searchsorted(keys, ids).astype(np.int64)
+    return keys, np.searchsorted(keys, ids).astype(np.int32)
 
 
 def genre_arrays(n_items, item_index, genre_lists, names=None):

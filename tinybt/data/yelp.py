@@ -3,8 +3,8 @@
 review.json is the big file (millions of lines with long review texts), so
 `scan_reviews` pulls out only user_id, business_id, stars and date, walking each
 line's JSON strings left to right with regular expressions here and in one Numba
-pass over the bytes on the fast path (tinybt/data/parse.py); the ids are
-indexed with np.unique. business.json (one line per business) goes through the
+pass over the bytes on the fast path (tinybt/data/parse.py), one chunk of lines
+at a time; the ids are interned chunk by chunk (tinybt/data/intern.py). business.json (one line per business) goes through the
 json module. A truncated last line (an interrupted download or a cut head of the
 file) is skipped with a warning, blank lines at the end are ignored; any other bad
 line is an error.
@@ -20,7 +20,9 @@ import numpy as np
 from tinybt import backend
 from tinybt.data import parse
 from tinybt.data.dataset import Dataset
-from tinybt.data.textio import genre_arrays, line_error, nonempty, read_bytes, text_error, warn_anomalies
+from tinybt.data.intern import Interner
+from tinybt.data.textio import (CHUNK_ROWS, count_lines, genre_arrays, line_chunks, line_error, nonempty,
+                                text_error, warn_anomalies)
 from tinybt.errors import TinyBTError
 
 # The official names, then the short ones `tinybt data synthesize` writes.
@@ -149,25 +151,45 @@ def substrings(buf, starts, lengths):
     return np.array([bytes(buf[a:a + n]) for a, n in zip(starts, lengths)], dtype=bytes)
 
 
-def _unique_strings(buf, starts, lengths, path, what):
-    """Sorted unique str keys of the substrings and each substring's index into them.
+def _special(keys):
+    """Mask of the 'S' ids holding a non-ASCII byte or a backslash (a JSON escape)."""
+    m = np.ascontiguousarray(keys).view(np.uint8).reshape(len(keys), keys.dtype.itemsize)
+    return ((m >= 128) | (m == 92)).any(axis=1)
 
-    A key that is not UTF-8 or holds a bad JSON escape is an error naming the line of its
-    first use (every line holds one review, so row k is line k + 1).
-    """
-    keys, inverse = np.unique(substrings(buf, starts, lengths), return_inverse=True)
-    text = []
-    for k, raw in enumerate(keys):
+
+def _decode(raw):
+    s = raw.decode("utf-8")
+    return json.loads(f'"{s}"') if "\\" in s else s   # JSON escapes: \u00e9, \"
+
+
+def _check_new(path, buf, raw, first, starts, row0, what):
+    """Error naming the line of the first use of a new id that is not UTF-8 or holds a bad escape."""
+    for k in np.flatnonzero(_special(raw[first])):
+        row = first[k]
         try:
-            s = raw.decode("utf-8")
-            text.append(json.loads(f'"{s}"') if "\\" in s else s)   # JSON escapes: \u00e9, \"
+            _decode(bytes(raw[row]))
         except ValueError as e:                 # UnicodeDecodeError and JSONDecodeError alike
-            row = int(np.argmax(inverse == k))
             why = "not valid UTF-8" if isinstance(e, UnicodeDecodeError) else "a bad JSON escape"
-            raise line_error(path, buf, _line_start(buf, starts[row]), row + 1,
+            raise line_error(path, buf, _line_start(buf, starts[row]), row0 + row + 1,
                              f"the {what} holds {why}") from None
-    keys, remap = np.unique(np.array(text, dtype=str), return_inverse=True)
-    return keys, remap[inverse].astype(np.int64)
+
+
+def _sorted_keys(interner, codes):
+    """The interned ids decoded to sorted str keys; renumbers `codes` in place to index them.
+
+    ASCII ids without escapes sort the same as bytes and as str; the others are decoded one
+    by one, and then the keys are sorted again.
+    """
+    raw, rank = interner.finish()
+    special = _special(raw)
+    text = raw.astype(f"U{raw.dtype.itemsize}") if not special.any() else np.array(
+        [_decode(bytes(r)) for r in raw], dtype=str)
+    if special.any():
+        text, remap = np.unique(text, return_inverse=True)
+        rank = remap.astype(np.int32)[rank]
+    for s in range(0, len(codes), CHUNK_ROWS):
+        codes[s:s + CHUNK_ROWS] = rank[codes[s:s + CHUNK_ROWS]]
+    return text
 
 
 def _line_start(buf, pos):
@@ -181,21 +203,34 @@ def _skip_truncated(path, lineno):
 
 
 def read_reviews(path):
-    """(user keys, user, item keys, item, stars, timestamp) of a review.json file."""
-    buf = read_bytes(path)
-    spans, stars, ts, bad, truncated = scan_reviews(buf)
-    rows = len(stars)
-    if bad >= 0 and truncated:
-        _skip_truncated(path, rows + 1)
-    elif bad >= 0:
-        raise line_error(path, buf, bad, rows + 1,
-                         'expected a JSON object with "user_id", "business_id", "stars" '
-                         'and "date" ("YYYY-MM-DD HH:MM:SS")')
+    """(user keys, user, item keys, item, stars, timestamp) of a review.json file.
+
+    Read in chunks of whole lines: only the four fields of each review and the distinct
+    ids are kept, never the file's bytes (mostly review texts) all at once.
+    """
+    n = count_lines(path)
+    user, item = np.empty(n, np.int32), np.empty(n, np.int32)
+    stars, ts = np.empty(n, np.float32), np.empty(n, np.int64)
+    users, items, rows = Interner(), Interner(), 0
+    for _, buf in line_chunks(path):
+        spans, st, t, bad, truncated = scan_reviews(buf)
+        if bad >= 0 and not truncated:
+            raise line_error(path, buf, bad, rows + len(st) + 1,
+                             'expected a JSON object with "user_id", "business_id", "stars" '
+                             'and "date" ("YYYY-MM-DD HH:MM:SS")')
+        k = len(st)
+        for out, interner, col, what in ((user, users, 0, "user_id"), (item, items, 2, "business_id")):
+            raw = substrings(buf, spans[:, col], spans[:, col + 1])
+            out[rows:rows + k], first = interner.add(raw)
+            _check_new(path, buf, raw, first, spans[:, col], rows, what)
+        stars[rows:rows + k], ts[rows:rows + k] = st, t
+        rows += k
+        if bad >= 0:
+            _skip_truncated(path, rows + 1)
     if rows == 0:
         raise TinyBTError(f"{path}: no reviews found")
-    user_keys, user = _unique_strings(buf, spans[:, 0], spans[:, 1], path, "user_id")
-    item_keys, item = _unique_strings(buf, spans[:, 2], spans[:, 3], path, "business_id")
-    return user_keys, user, item_keys, item, stars, ts
+    user, item, stars, ts = user[:rows], item[:rows], stars[:rows], ts[:rows]
+    return _sorted_keys(users, user), user, _sorted_keys(items, item), item, stars, ts
 
 
 def read_businesses(path):
@@ -233,7 +268,7 @@ def load_yelp(folder):
     warn_anomalies(review_path, user, item, stars, SCALE)
     catalog, cats = read_businesses(business_path)
     item_keys = np.union1d(reviewed, catalog)
-    item = np.searchsorted(item_keys, reviewed)[item]
+    item = np.searchsorted(item_keys, reviewed).astype(np.int32)[item]
     off, values, names = genre_arrays(len(item_keys), np.searchsorted(item_keys, catalog), cats)
     return Dataset(name="yelp", user=user, item=item, rating=stars, timestamp=ts,
                    user_keys=user_keys, item_keys=item_keys, genre_offsets=off,
