@@ -36,6 +36,7 @@ from tinybt.losses.barlow import LossInputError
 from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
 from tinybt.models.encoder import EncoderConfig
+from tinybt.nn.embedding import embedding_grad, grad_array
 from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
@@ -108,7 +109,8 @@ def _dual_step(run, rows):
 def _backward(run, cache):
     """∂loss/∂params of the step whose forward left `cache`."""
     backward = barlow_backward if run.cfg.objective == "barlow" else dual_backward
-    _, grads = backward(1.0, cache)
+    with embedding_grad(run.cfg.embedding_grad):    # "sparse": item_emb.weight's grad is a RowGrad
+        _, grads = backward(1.0, cache)
     return grads
 
 
@@ -139,7 +141,7 @@ def run_epoch(run, progress=True):
         if not np.isfinite(loss):
             raise _nan_error(run, f"loss became {loss}", e, i + 1)
         grads = _backward(run, cache)
-        if not all(np.isfinite(g).all() for g in grads.values()):
+        if not all(np.isfinite(grad_array(g)).all() for g in grads.values()):
             raise _nan_error(run, "gradients became non-finite", e, i + 1)
         if cfg.grad_clip > 0:
             clip_grad_norm(grads, cfg.grad_clip)
