@@ -112,15 +112,14 @@ def embedding_backward(dout, cache):
 
 
 def _sparse_backward(dout, cache):
-    ids = cache.ids.reshape(-1)
     dout = dout.reshape(-1, cache.shape[1])
-    if cache.padding_idx is not None:
-        keep = ids != cache.padding_idx
-        ids, dout = ids[keep], dout[keep]
-    rows, inv = np.unique(ids, return_inverse=True)        # inv keeps the ids' order: same sums as dW
+    rows, inv = np.unique(cache.ids.reshape(-1), return_inverse=True)   # inv keeps the ids' order: same sums as dW
     if backend.fast():
-        values = kernel.row_sums(inv, dout, (len(rows), cache.shape[1]), cache.dtype)
+        values = kernel.row_sums(inv.reshape(-1), dout, (len(rows), cache.shape[1]), cache.dtype)
     else:
         values = np.zeros((len(rows), cache.shape[1]), cache.dtype)
-        np.add.at(values, inv, dout)
+        np.add.at(values, inv.reshape(-1), dout)
+    if cache.padding_idx is not None:                   # summed, then dropped: cheaper than masking dout
+        keep = rows != cache.padding_idx
+        rows, values = rows[keep], values[keep]
     return RowGrad(rows.astype(np.int64), values, cache.shape)

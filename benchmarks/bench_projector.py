@@ -1,0 +1,89 @@
+"""One Barlow Twins training step against the projector width P, at ML-1M scale.
+
+    python benchmarks/bench_projector.py                 # P = 256, 1024, 4096, 8192 at B = 128 and 256
+    python benchmarks/bench_projector.py --quick         # P = 256, 1024 at B = 128
+
+A step is what `tinybt train` does per batch (minus drawing it): both views through the
+GRU encoder (3,706 items, D = 64, T = 50, ragged lengths), the projector P-P-P on each
+view, the Barlow Twins loss and its gradient, the backward pass and AdamW, float32, BLAS
+on one thread as in training. With B < P the loss kernel (tinybt/kernels/barlow.py)
+works through the B×B Gram matrices and never forms the P×P cross-correlation; the
+P×P weights of the projector's two hidden Linear layers, their gradients and Adam's two
+moments are what grow as P². Columns: median wall time per step and the part of it in
+AdamW (all parameters); peak = the most NumPy memory allocated during one step
+(tracemalloc) on top of the parameters and Adam state (`state`), which stay resident.
+"""
+
+import argparse
+import os
+import time
+import tracemalloc
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from bench_step import median_times
+from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init
+from tinybt.models.encoder import EncoderConfig
+from tinybt.optim import AdamW
+from tinybt.run.config import TrainConfig
+
+D, T, N_ITEMS = 64, 50, 3706
+WIDTHS = [256, 1024, 4096, 8192]
+
+
+def view(rng, b):
+    """ids (b, T) in 1..V right-padded with 0, lengths (b,) in 1..T."""
+    lengths = rng.integers(1, T + 1, size=b)
+    ids = rng.integers(1, N_ITEMS + 1, size=(b, T))
+    return np.where(np.arange(T) < lengths[:, None], ids, 0), lengths
+
+
+def make_step(b, p, rng):
+    """-> (step function that records its AdamW time in `adam`, bytes of parameters + Adam state)."""
+    cfg = TrainConfig(batch_size=b, projector=f"{p}-{p}-{p}").validate()
+    enc = EncoderConfig("gru", N_ITEMS, D, max_len=T)
+    params, buffers = barlow_init(rng, enc, cfg.projector_dims())
+    views = (view(rng, b), view(rng, b))
+    opt, adam = AdamW(lr=cfg.lr, weight_decay=cfg.weight_decay), []
+
+    def step():
+        _, cache = barlow_forward(params, buffers, views, cfg.lambd, enc)
+        _, grads = barlow_backward(1.0, cache)
+        t = time.perf_counter()
+        opt.step(params, grads)
+        adam.append(time.perf_counter() - t)
+
+    return step, adam, 3 * sum(a.nbytes for a in params.values())
+
+
+def peak_bytes(step):
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    batches, widths = ([128], WIDTHS[:2]) if args.quick else ([128, 256], WIDTHS)
+    print(f"GRU, {N_ITEMS} items, D = {D}, T = {T}, projector P-P-P, float32, median of {args.repeats} "
+          f"steps after 2 warm-up steps; load average at start {', '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
+    print("| B | P | ms per step | of it AdamW | params + Adam state MiB | peak during a step MiB |")
+    print("|---:|---:|---:|---:|---:|---:|", flush=True)
+    with threadpool_limits(1, user_api="blas"):
+        for b in batches:
+            for p in widths:
+                step, adam, state = make_step(b, p, np.random.default_rng(0))
+                t = median_times({"step": step}, args.repeats)["step"]
+                adam_t = float(np.median(adam[2:]))
+                print(f"| {b} | {p:,} | {1e3 * t:.0f} | {1e3 * adam_t:.0f} | {state / 2**20:,.0f} | "
+                      f"{peak_bytes(step) / 2**20:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
