@@ -11,7 +11,29 @@ works through the B×B Gram matrices and never forms the P×P cross-correlation;
 P×P weights of the projector's two hidden Linear layers, their gradients and Adam's two
 moments are what grow as P². Columns: median wall time per step and the part of it in
 AdamW (all parameters); peak = the most NumPy memory allocated during one step
-(tracemalloc) on top of the parameters and Adam state (`state`), which stay resident.
+(tracemalloc) on top of the parameters and Adam state, which stay resident.
+
+Measured on the shared 2-core machine (load average about 2 at the start, other jobs
+running; wall times are noisy, ±30 % between runs), `python benchmarks/bench_projector.py`:
+
+    | B | P | ms per step | of it AdamW | params + Adam state MiB | peak during a step MiB |
+    |---:|---:|---:|---:|---:|---:|
+    | 128 | 256 | 62 | 1 | 5 | 31 |
+    | 128 | 1,024 | 140 | 7 | 28 | 52 |
+    | 128 | 4,096 | 956 | 128 | 390 | 425 |
+    | 128 | 8,192 | 5547 | 667 | 1,545 | 1,606 |
+    | 256 | 256 | 108 | 1 | 5 | 64 |
+    | 256 | 1,024 | 241 | 9 | 28 | 88 |
+    | 256 | 4,096 | 1592 | 139 | 390 | 461 |
+    | 256 | 8,192 | 7634 | 552 | 1,545 | 1,669 |
+
+The peak during a step is mostly the projector's weight gradients: each view's P×P
+gradient of each hidden Linear and their sum (tinybt/params.py add_grads), 3·P² floats
+per layer. The loss itself adds 2·B² (the Gram matrices) where the P×P path needs C and
+G (2·P²: 512 MiB at P = 8192). At P ≥ 4096 the step is the projector's GEMMs on one BLAS
+thread (training keeps BLAS on one thread; tinybt/kernels/linear.py only splits GEMMs
+of ≥ 1024 rows over the Numba threads, and a projector GEMM has B rows), so the second
+core is idle there.
 """
 
 import argparse
