@@ -25,7 +25,7 @@ running), `python benchmarks/bench_sparse.py`:
 
 The dense cost grows with V (zeroing dW, then ten passes of AdamW over every row); the
 sparse one with the batch's unique ids (np.unique's sort, gathering and scattering the
-rows). Below about 10 k items the dense path is faster, hence it stays the default.
+rows). They cross near 15 k items (between the first two rows); the dense path stays the default.
 """
 
 import argparse
