@@ -153,6 +153,12 @@ def test_batch_must_split_evenly(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_sparse_embedding_grad_is_refused(tmp_path):
+    with pytest.raises(TinyBTError, match="--embedding-grad: train_ddp.py trains the dense item table only"):
+        ddp.train(TrainConfig(embedding_grad="sparse"), tmp_path / "run", rank=0, world_size=1)
+    assert not (tmp_path / "run").exists()
+
+
 def test_every_tinybt_setting_is_honoured_or_refused(tmp_path, monkeypatch):
     """A setting train_ddp.py does not implement stops the run, even at its default value."""
     from dataclasses import fields

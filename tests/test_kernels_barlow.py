@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinybt.check.gradcheck import rel_error
+from tinybt.check.gradcheck import numeric_grad, rel_error
 from tinybt.kernels import barlow as kernel
 
 from check_helpers import bt_loss_on
@@ -44,3 +44,21 @@ def test_parallel_chunks_agree(monkeypatch, n, p):
     monkeypatch.setattr(kernel, "PARALLEL_MIN", 0)
     z1, z2 = views(7, n, p)
     close(fast_bt(z1, z2, 0.3), reference_bt(z1, z2, 0.3), 1e-11)
+
+
+@pytest.mark.parametrize("n,p", [(8, 96), (12, 12)])
+def test_kernel_keeps_gram_matrices_below_p_and_c_from_p(n, p):
+    """B < P (a wide projector): the cache holds the two B×B Gram matrices and no P×P matrix,
+    and its gradient passes float64 finite differences of the reference (P×P) loss."""
+    z1, z2 = views(11, n, p)
+    *_, cache = kernel.barlow_twins_forward(z1, z2, 0.3, 1e-5)
+    arrays = [a for a in cache if isinstance(a, np.ndarray)]
+    if n < p:
+        assert cache.k1.shape == cache.k2.shape == (n, n) and cache.c_n is None
+        assert max(a.size for a in arrays) == n * p
+    else:
+        assert cache.k1 is None and cache.c_n.shape == (p, p)
+    res = fast_bt(z1, z2, 0.3)
+    for z, dz in ((z1, res.dz1), (z2, res.dz2)):
+        num = numeric_grad(lambda: float(reference_bt(z1, z2, 0.3).loss), z)
+        assert rel_error(dz, num) < 1e-7

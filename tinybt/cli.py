@@ -145,6 +145,8 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--min-lr", type=float, default=_T.min_lr, show_default=True, help="Learning rate at the end of the cosine.")
 @click.option("--weight-decay", type=float, default=_T.weight_decay, show_default=True, help="Decoupled (AdamW).")
 @click.option("--grad-clip", type=float, default=_T.grad_clip, show_default=True, help="Global norm; 0 = off.")
+@click.option("--embedding-grad", type=click.Choice(["dense", "sparse"]), default=_T.embedding_grad, show_default=True,
+              help="Item table: dense gradient and Adam, or the batch's rows and lazy Adam (large vocabularies).")
 @click.option("--augment", default=_T.augment, show_default=True,
               help="BT views: comma-separated ops, each op[:rate]; each view applies one of them, drawn "
                    "uniformly. crop keeps a window of rate·L items, mask hides rate·L items, reorder "

@@ -65,7 +65,7 @@ from torch_port import losses, models  # noqa: E402
 HONOURED = {"dataset", "data_dir", "objective", "encoder", "epochs", "batch_size", "max_len", "dim", "layers",
             "heads", "projector", "lambd", "tau", "lr", "min_lr", "warmup", "weight_decay", "grad_clip",
             "augment", "seed", "split_seed", "min_interactions", "pretrain_users", "pooling", "sampling_correction",
-            "threads", "version"}
+            "threads", "version", "embedding_grad"}
 GROUP = None        # the process group of the model's own collectives (None: a single process)
 
 
@@ -203,6 +203,8 @@ def train(cfg, out, rank, world_size, echo=print):
     if other:
         raise TinyBTError(f"config: train_ddp.py does not implement the setting(s) {other} of this tinybt; "
                           "use tinybt train, or teach train_ddp.py the setting")
+    if cfg.embedding_grad != "dense":           # torch.optim.AdamW is the dense update only
+        raise TinyBTError(f"--embedding-grad: train_ddp.py trains the dense item table only, got {cfg.embedding_grad!r}")
     if cfg.threads is not None:                 # torch's intra-op threads of this process
         torch.set_num_threads(cfg.threads)
     B = cfg.batch_size

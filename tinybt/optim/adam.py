@@ -12,9 +12,27 @@ steps, like torch, so a parameter without a gradient in a step is left alone):
 The bias corrections undo the zero initialisation of m and v: at t = 1, m̂ = g and
 √v̂ = |g|, so the first step is lr·sign(g) (up to eps). The operations follow torch's
 order so float64 results agree with it to the last bits or nearly so.
+
+Lazy (row-wise) update, for a row-sparse gradient (tinybt.nn.embedding.RowGrad: the rows
+R a batch touched and their gradient rows): the update above runs on the rows in R only,
+with the same operations in the same order, and t still counts the parameter's steps (so
+the bias corrections are the dense ones). Rows outside R are left exactly as they are,
+which is where it differs from dense Adam, whose gradient there is 0 but which still
+
+    decays their moments          m ← β1 m,  v ← β2 v
+    moves them by the momentum    p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + eps)
+    decays their weights          p ← p(1 − lr·wd) (AdamW), or g = wd·p (Adam)
+
+So the two agree bit for bit when every row is in R at every step, and on any row whose
+m, v are still 0 with wd = 0 (never touched: its dense update is 0 too); otherwise a row
+coming back after k untouched steps finds m, v undecayed, and has missed k momentum
+steps and k weight decays. torch.optim.SparseAdam's semantics, plus weight decay on the
+touched rows.
 """
 
 import numpy as np
+
+from tinybt.nn.embedding import RowGrad
 
 
 class Adam:
@@ -31,7 +49,8 @@ class Adam:
         self.exp_avg_sq: dict[str, np.ndarray] = {}
 
     def step(self, params, grads, lr=None):
-        """One update of every params[name] that has a grads[name] (not None); lr overrides self.lr."""
+        """One update of every params[name] that has a grads[name] (not None; an array, or a
+        RowGrad for the lazy row-wise update); lr overrides self.lr."""
         lr = self.lr if lr is None else lr
         b1, b2 = self.betas
         wd = self.weight_decay
@@ -43,19 +62,35 @@ class Adam:
                 self.steps[name] = 0
                 self.exp_avg[name] = np.zeros_like(p)
                 self.exp_avg_sq[name] = np.zeros_like(p)
-            m, v = self.exp_avg[name], self.exp_avg_sq[name]
             self.steps[name] += 1
             t = self.steps[name]
+            full = (p, self.exp_avg[name], self.exp_avg_sq[name])
+            rows, g = (g.rows, g.values) if isinstance(g, RowGrad) else (..., g)
+            p, m, v = (a[rows] for a in full)          # views of the whole arrays, or copies of rows
 
             if wd and self.decoupled:
                 p *= 1 - lr * wd
             elif wd:
                 g = g + wd * p
-            m += (1 - b1) * (g - m)
+            # m += (1 − β1)(g − m); v = β2 v + (1 − β2)·g·g; p += −(lr/(1 − β1ᵗ))·m / (√v/√(1 − β2ᵗ) + eps),
+            # each product in that order, in place: the same bits in two scratch arrays instead of
+            # nine temporaries, which for a wide projector's 8192 × 8192 weights were most of the step
+            tmp = np.subtract(g, m)
+            tmp *= 1 - b1
+            m += tmp
             v *= b2
-            v += (1 - b2) * g * g
-            denom = np.sqrt(v) / (1 - b2 ** t) ** 0.5 + self.eps
-            p += -(lr / (1 - b1 ** t)) * m / denom
+            np.multiply(g, 1 - b2, out=tmp)
+            tmp *= g
+            v += tmp
+            denom = np.sqrt(v, out=tmp)
+            denom /= (1 - b2 ** t) ** 0.5
+            denom += self.eps
+            update = np.multiply(m, -(lr / (1 - b1 ** t)))
+            update /= denom
+            p += update
+            if rows is not ...:                        # write the updated rows back
+                for a, r in zip(full, (p, m, v)):
+                    a[rows] = r
 
     def state_dict(self):
         """Flat {"step/<name>", "exp_avg/<name>", "exp_avg_sq/<name>": array}: np.savez-able, no pickle."""

@@ -52,6 +52,7 @@ class TrainConfig:
     warmup: float = 0.05               # fraction of all steps spent warming up linearly
     weight_decay: float = 0.0          # decoupled (AdamW); 0 = plain Adam
     grad_clip: float = 0.0             # global-norm clip; 0 = off
+    embedding_grad: str = "dense"      # item table: dense gradient + Adam | sparse: its touched rows + lazy Adam (optim/adam.py)
     augment: str = "crop:0.6,mask:0.3,reorder:0.6"
     seed: int = 0                      # init, shuffling, augmentations, cut points
     split_seed: int = 0                # train/val/test user split (independent of seed)
@@ -109,6 +110,8 @@ class TrainConfig:
         need(math.isfinite(self.weight_decay) and self.weight_decay >= 0, "--weight-decay",
              f"must be >= 0, got {self.weight_decay}")
         need(math.isfinite(self.grad_clip) and self.grad_clip >= 0, "--grad-clip", f"must be >= 0, got {self.grad_clip}")
+        need(self.embedding_grad in ("dense", "sparse"), "--embedding-grad",
+             f"expected dense or sparse, got {self.embedding_grad!r}")
         need(self.pretrain_users in PRETRAIN_USERS, "--pretrain-users",
              f"expected all or train, got {self.pretrain_users!r}")
         need(self.min_interactions >= 2, "--min-interactions", f"must be at least 2, got {self.min_interactions}")

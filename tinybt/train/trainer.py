@@ -31,19 +31,19 @@ from tinybt import __version__
 from tinybt.atomic import check_folder
 from tinybt.data.batching import epoch_batches
 from tinybt.data.fingerprint import fingerprint
+from tinybt.data.views import barlow_views, history_lengths, next_item_log_q, next_item_pairs
 from tinybt.errors import TinyBTError
 from tinybt.losses.barlow import LossInputError
 from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init
 from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
 from tinybt.models.encoder import EncoderConfig
+from tinybt.nn.embedding import embedding_grad, grad_array
 from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
-from tinybt.run import checkpoint, lock, run_dir
-from tinybt.train import diagnostics, plots
-from tinybt.run import memory
+from tinybt.run import checkpoint, lock, memory, run_dir
 from tinybt.run.config import TrainConfig, use_threads
-from tinybt.data.views import barlow_views, history_lengths, next_item_log_q, next_item_pairs
+from tinybt.train import diagnostics, plots
 
 BT_PARTS = ("on_diag", "off_diag", "on_diag_per_p", "off_diag_per_p")
 
@@ -133,7 +133,8 @@ def run_epoch(run, progress=True):
     for i, batch in enumerate(epoch_batches(len(run.rows), cfg.batch_size, run.rng, drop_last=True)):
         guard.step = i + 1
         loss, parts, cache = guard.forward(forward, run, run.rows[batch])
-        _, grads = backward(1.0, cache)                      # ∂loss/∂params, from dloss = 1
+        with embedding_grad(cfg.embedding_grad):             # sparse: item_emb's grad is a RowGrad
+            _, grads = backward(1.0, cache)                  # ∂loss/∂params, from dloss = 1
         lr = learning_rate(cfg, run.epoch * n_steps + i, cfg.epochs * n_steps)
         optimizer_step(cfg, run.opt, run.params, guard.finite(grads), lr)
         meter.add(loss, parts, lr)
@@ -165,7 +166,7 @@ class _Guard:
         return loss, parts, cache
 
     def finite(self, grads):
-        if not all(np.isfinite(g).all() for g in grads.values()):
+        if not all(np.isfinite(grad_array(g)).all() for g in grads.values()):
             raise self.error("gradients became non-finite")
         return grads
 
