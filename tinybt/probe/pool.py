@@ -48,7 +48,7 @@ def load_shared(folder):
     """The inverse of save_shared, memory-mapped (read-only)."""
     folder = Path(folder)
     out = {}
-    for i, name in enumerate((folder / "names.txt").read_text(encoding="utf-8").split("\n")):
+    for i, name in enumerate((folder / "names.txt").read_text(encoding="utf-8").splitlines()):
         if (folder / f"{i}.npy").exists():
             out[name] = np.load(folder / f"{i}.npy", mmap_mode="r")
         else:
@@ -112,7 +112,7 @@ def run_tasks(fn, shared, tasks, names, jobs, on_tick, on_done):
         todo = iter(range(len(tasks)))
         try:
             for w in workers:
-                _assign(w, todo, tasks)
+                _assign(w, todo, tasks, names)
             while any(w.task is not None for w in workers):
                 busy = [w for w in workers if w.task is not None]
                 wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
@@ -127,9 +127,14 @@ def run_tasks(fn, shared, tasks, names, jobs, on_tick, on_done):
     return results
 
 
-def _assign(w, todo, tasks):
+def _assign(w, todo, tasks, names):
     w.task = next(todo, None)
-    w.conn.send(None if w.task is None else (w.task, tasks[w.task]))
+    try:
+        w.conn.send(None if w.task is None else (w.task, tasks[w.task]))
+    except OSError:                         # the worker is gone (BrokenPipeError, ConnectionResetError)
+        if w.task is not None:
+            raise _death(w.process, names[w.task]) from None
+        w.task = None
 
 
 def _drain(w, todo, tasks, names, results, on_tick, on_done):
@@ -146,6 +151,6 @@ def _drain(w, todo, tasks, names, results, on_tick, on_done):
         else:
             results[i] = value
             on_done(i, value)
-            _assign(w, todo, tasks)
+            _assign(w, todo, tasks, names)
     if w.task is not None and not w.process.is_alive():
         raise _death(w.process, names[w.task])
