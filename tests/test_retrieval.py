@@ -1,11 +1,13 @@
 """Next-item retrieval metrics on a hand-computed case and a property."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.data.sequences import Sequences
-from tinybt.probe.retrieval import cosine_scorer, popularity_scorer, retrieval_metrics
+from tinybt.probe import retrieval
+from tinybt.probe.retrieval import BLOCK_BYTES, block_rows, cosine_scorer, popularity_scorer, retrieval_metrics
 
 
 def _seqs(seen, future, V):
@@ -72,3 +74,48 @@ def test_cosine_scorer_ignores_vector_length():
     E = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 5.0], [1.0, 1.0]])
     S = cosine_scorer(U, E)(np.array([0, 1]))
     assert np.allclose(S[:, 1:], [[1.0, 0.0, 2 ** -0.5], [0.0, 1.0, 2 ** -0.5]])
+
+
+def _reference_metrics(score, seqs, rows, k):
+    """The plain per-user loop: rank every item, drop the seen ones, k best with ties → lower id."""
+    S = np.array(score(rows), dtype=np.float64)
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    recall, ndcg = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    for i, r in enumerate(rows):
+        seen = seqs.seen_values[seqs.seen_offsets[r]:seqs.seen_offsets[r + 1]]
+        targets = np.setdiff1d(seqs.fut_values[seqs.fut_offsets[r]:seqs.fut_offsets[r + 1]], seen)
+        items = [j for j in range(1, seqs.n_items + 1) if j not in set(seen.tolist())]
+        top = sorted(items, key=lambda j: (-S[i, j], j))[:k]
+        if len(targets):
+            hit = np.isin(top, targets)
+            m = min(k, len(targets))
+            recall[i], ndcg[i] = hit.sum() / m, discount[:len(top)][hit].sum() / discount[:m].sum()
+    return recall, ndcg
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), V=st.integers(2, 30), k=st.integers(1, 12), block_bytes=st.integers(1, 2000))
+def test_blocks_match_the_per_user_reference_with_ties_and_short_rankings(seed, V, k, block_bytes):
+    """Scores drawn from 3 values (many ties), users who have seen almost every item, any block size."""
+    rng = np.random.default_rng(seed)
+    seen = [rng.choice(np.arange(1, V + 1), size=rng.integers(1, V + 1)) for _ in range(7)]
+    future = [rng.choice(np.arange(1, V + 1), size=rng.integers(1, V + 1)) for _ in range(7)]
+    seqs = _seqs(seen, future, V)
+    S = rng.integers(0, 3, size=(7, V + 2)).astype(float)
+    score = lambda rows: S[rows]          # noqa: E731
+    rows = rng.permutation(7)
+    with pytest.MonkeyPatch.context() as mp:         # blocks of 1 .. all 7 users
+        mp.setattr(retrieval, "BLOCK_BYTES", block_bytes)
+        got = retrieval_metrics(score, seqs, rows, k=min(k, V))
+    want = _reference_metrics(score, seqs, rows, min(k, V))
+    for g, w in zip(got, want):
+        assert np.array_equal(np.isnan(g), np.isnan(w)) and np.allclose(g[~np.isnan(w)], w[~np.isnan(w)])
+
+
+def test_a_block_holds_at_most_block_bytes_of_scores_and_ticks_count_the_users():
+    V = 150_000
+    assert block_rows(V) * 8 * (V + 2) <= BLOCK_BYTES and block_rows(10 ** 9) == 1
+    seqs = _seqs([[1]] * 5, [[2]] * 5, 3)
+    ticks = []
+    retrieval_metrics(lambda rows: np.zeros((len(rows), 5)), seqs, np.arange(5), tick=ticks.append)
+    assert sum(ticks) == 5

@@ -214,7 +214,7 @@ def _eval_options(f):
         click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True,
                      help="Pool: test = every user outside the validation split (report); val = validation users (tuning)."),
         click.option("--jobs", type=int, default=min(4, os.cpu_count() or 1), show_default=True,
-                     help="Probe processes (forked; each a copy-on-write copy of the features)."),
+                     help="Probe processes (spawned; they share the features through memory-mapped files)."),
     ]):
         f = opt(f)
     return f

@@ -12,8 +12,6 @@ arms can be compared user by user (stats.py). compare.py uses the same functions
 -> results.json + results.md in the run folder (atomically) and the tables as text.
 """
 
-import contextlib
-import multiprocessing
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -24,10 +22,12 @@ from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, check_ratings, default_
 from tinybt.errors import TinyBTError
 from tinybt.probe import FOLDS, LABEL_FRACTIONS, bag_of_items, probe
 from tinybt.probe.folds import POOLS, pool_mask
-from tinybt.probe.linear_probe import TooFewLabels
+from tinybt.probe.linear_probe import TooFewLabels, probe_units
+from tinybt.probe.pool import run_tasks
 from tinybt.probe.report import MAJORITY, POPULAR, format_markdown, write_results
 from tinybt.probe.retrieval import cosine_scorer, popularity_scorer, retrieval_metrics
 from tinybt.probe.stats import N_BOOT, bootstrap_ci
+from tinybt.run.progress import Progress
 
 OBJECTIVE_ROW = {"barlow": "Barlow Twins", "dual": "dual encoder"}
 RANDOM, BAG = "untrained encoder", "bag of items"
@@ -123,16 +123,51 @@ def reference_arms(cfgs, seqs, enc):
             BAG: [{"features": bag_of_items(seqs.hist_values, seqs.hist_offsets, seqs.n_items), "items": None}]}
 
 
-_JOBS = {}     # the arms and labels of the probe jobs; forked workers inherit it instead of unpickling it
-
-
-def _probe_job(job):
-    arm, r, task = job
-    kw = _JOBS["kw"]
+def _probe_task(shared, task, tick):
+    """One (arm, run, task) probe on a worker (pool.py): features and labels come from `shared`."""
+    features, task_name, kw = task
     try:
-        return probe(_JOBS["arms"][arm][r]["features"], _JOBS["labels"][task], _JOBS["split"], **kw)
+        return probe(shared[features], shared[f"labels/{task_name}"], shared["split"], tick=tick, **kw)
     except TooFewLabels as e:
         return f"skipped: {e}"
+
+
+def _probes(arms, labels, split, tasks, kw, jobs, echo):
+    """Every (arm, run, task) probe, on `jobs` processes, under one progress bar of rows fitted.
+    -> {task: {arm: [probe output per run]} or "skipped: ..."}."""
+    work = [(a, r, t) for t in tasks for a in arms for r in range(len(arms[a]))]
+    shared = {f"{a}/{r}": arms[a][r]["features"] for a in arms for r in range(len(arms[a]))}
+    shared |= {f"labels/{t}": labels[t] for t in tasks} | {"split": split}
+    names = [f"({a}, run {r + 1}, {t})" for a, r, t in work]
+    total = sum(probe_units(labels[t], split, **kw) for _, _, t in work)
+    running = {}
+
+    def on_tick(i, units):
+        running[i] = names[i]
+        bar.update(units, f"{len(running)} running: {' '.join(running.values())}"[:60])
+
+    def on_done(i, _):
+        running.pop(i, None)
+    with Progress(total, f"probes ({len(work)} on {jobs} process(es))", show=echo is not None) as bar:
+        done = run_tasks(_probe_task, shared, [(f"{a}/{r}", t, kw) for a, r, t in work], names, jobs,
+                         on_tick, on_done)
+    out = {t: {a: [] for a in arms} for t in tasks}
+    for (a, _, t), res in zip(work, done):
+        if isinstance(res, str):
+            out[t] = res
+        elif isinstance(out[t], dict):
+            out[t][a].append(res)
+    return out
+
+
+def _retrieval(arms, seqs, users, echo):
+    """Recall/NDCG per arm that ranks items (and most popular), under one progress bar of users."""
+    scorers = {POPULAR: [popularity_scorer(seqs)]}
+    scorers |= {a: [cosine_scorer(r["features"], r["items"]) for r in runs]
+                for a, runs in arms.items() if runs[0]["items"] is not None}
+    n = sum(map(len, scorers.values()))
+    with Progress(n * len(users), f"retrieval ({n} rankings of {len(users)} users)", show=echo is not None) as bar:
+        return {a: [retrieval_metrics(sc, seqs, users, tick=bar.update) for sc in runs] for a, runs in scorers.items()}
 
 
 def score(arms, ds, seqs, tasks, label_fractions=LABEL_FRACTIONS, seeds=5, split="test", folds=FOLDS,
@@ -141,31 +176,15 @@ def score(arms, ds, seqs, tasks, label_fractions=LABEL_FRACTIONS, seeds=5, split
     -> {"probe": {task: {arm: [probe output per run]} or "skipped: ..."},
         "retrieval": {arm: [(recall (N,), ndcg (N,)) per run]}, "retrieval_users": (N,)}."""
     t0 = time.perf_counter()
-    _JOBS.update(arms=arms, split=seqs.split, labels={t: make_labels(ds, seqs, t)[0] for t in tasks},
-                 kw=dict(pool=split, folds=folds, label_fractions=label_fractions, seeds=seeds, seed=seed))
-    work = [(a, r, t) for t in tasks for a in arms for r in range(len(arms[a]))]
-    done = []
-    with multiprocessing.get_context("fork").Pool(jobs) if jobs > 1 else contextlib.nullcontext() as pool:
-        for (a, r, t), res in zip(work, pool.imap(_probe_job, work) if pool else map(_probe_job, work)):
-            done.append(res)
-            if echo:
-                echo(f"probe {len(done)}/{len(work)} ({a}, run {r + 1}, {t}) at {time.perf_counter() - t0:.0f} s")
-    _JOBS.clear()
-    out = {"probe": {t: {a: [] for a in arms} for t in tasks}}
-    for (a, _, t), res in zip(work, done):
-        if isinstance(res, str):
-            out["probe"][t] = res
-        elif isinstance(out["probe"][t], dict):
-            out["probe"][t][a].append(res)
+    labels = {t: make_labels(ds, seqs, t)[0] for t in tasks}
+    kw = dict(pool=split, folds=folds, label_fractions=label_fractions, seeds=seeds, seed=seed)
+    out = {"probe": _probes(arms, labels, seqs.split, tasks, kw, jobs, echo)}
     if echo:
-        echo(f"probes: {len(work)} (arm, run, task) jobs on {jobs} process(es) in {time.perf_counter() - t0:.0f} s")
-
+        echo(f"probes: {sum(map(len, arms.values())) * len(tasks)} (arm, run, task) jobs on {jobs} process(es) "
+             f"in {time.perf_counter() - t0:.0f} s")
     t0 = time.perf_counter()
     users = np.flatnonzero(pool_mask(seqs.split, split))
-    ret = {POPULAR: [retrieval_metrics(popularity_scorer(seqs), seqs, users)]}
-    for a, runs in arms.items():
-        if runs[0]["items"] is not None:
-            ret[a] = [retrieval_metrics(cosine_scorer(r["features"], r["items"]), seqs, users) for r in runs]
+    ret = _retrieval(arms, seqs, users, echo)
     keep = np.isfinite(ret[POPULAR][0][0])             # users with a target left after removing seen items
     out["retrieval"] = {a: [(rc[keep], nd[keep]) for rc, nd in runs] for a, runs in ret.items()}
     out["retrieval_users"] = users[keep]

@@ -115,14 +115,15 @@ def _check_inputs(features, labels, split, l2_grid, label_fractions, seeds):
 
 
 def probe(features, labels, split, pool="test", folds=FOLDS, l2_grid=L2_GRID, label_fractions=LABEL_FRACTIONS,
-          seeds=5, seed=0, max_iter=MAX_ITER):
+          seeds=5, seed=0, max_iter=MAX_ITER, tick=None):
     """Probe one task. features (U, D) float ndarray or sparse; labels int (U,), -1 = unknown;
     split int (U,) 0/1/2 = train/val/test; pool "test" (report) or "val" (tuning), see folds.py.
 
     Returns a dict: "users" int (N,) the scored rows of features, "y" (N,) their labels,
     "fold" (N,), and per label fraction "pred" / "majority" int (runs, N), one row per label
     seed, "l2" the chosen L2 per (run, fold); plus the settings. The arrays are for stats.py;
-    evaluate.py leaves them out of results.json."""
+    evaluate.py leaves them out of results.json. tick(n) (optional) after each fold fit on n
+    labelled rows: progress in units of rows fitted, summing to `probe_units`."""
     X = as_float64(features)
     labels, split = np.asarray(labels).astype(np.int64), np.asarray(split)
     _check_inputs(X, labels, split, l2_grid, label_fractions, seeds)
@@ -137,18 +138,36 @@ def probe(features, labels, split, pool="test", folds=FOLDS, l2_grid=L2_GRID, la
     out = []
     with threadpool_limits(1):      # thousands of tiny BLAS calls: thread hand-offs cost more than they save
         for f in label_fractions:
-            n_runs = 1 if all(subset_size(f, n) == n for n in n_train) else seeds
+            n_runs = _n_runs(f, n_train, seeds)
             pred, majority = np.full((2, n_runs, len(y)), -1, np.int64)
             l2s = []
             for s in range(n_runs):
                 for j in range(folds):
                     l2 = _fit_fold(X, y, fold == j, n_classes, f, l2_grid, [seed, s, j], max_iter, pred[s], majority[s])
                     l2s.append(l2)
+                    if tick:
+                        tick(subset_size(f, n_train[j]))
             out.append({"fraction": float(f), "n_labelled": [subset_size(f, n) for n in n_train], "n_runs": n_runs,
                         "pred": pred, "majority": majority, "l2": l2s})
     return {"pool": pool, "n_users": len(users), "n_classes": n_classes, "folds": int(folds), "seeds": int(seeds),
             "seed": int(seed), "l2_grid": [float(v) for v in l2_grid], "users": users, "y": y, "fold": fold,
             "fractions": out}
+
+
+def _n_runs(fraction, n_train, seeds):
+    """Label seeds that differ: one when the fraction labels every training-fold user."""
+    return 1 if all(subset_size(fraction, n) == n for n in n_train) else seeds
+
+
+def probe_units(labels, split, pool="test", folds=FOLDS, label_fractions=LABEL_FRACTIONS, seeds=5, seed=0):
+    """The rows `probe` will fit in all (its tick total), 0 when it would raise TooFewLabels."""
+    labels = np.asarray(labels).astype(np.int64)
+    users = np.flatnonzero(pool_mask(np.asarray(split), pool) & (labels >= 0))
+    if len(users) < 2 * folds:
+        return 0
+    fold = stratified_folds(labels[users], folds, seed)
+    n_train = [int(np.sum(fold != j)) for j in range(folds)]
+    return sum(_n_runs(f, n_train, seeds) * sum(subset_size(f, n) for n in n_train) for f in label_fractions)
 
 
 def _fit_fold(X, y, held_out, n_classes, fraction, l2_grid, rng_seed, max_iter, pred, majority):

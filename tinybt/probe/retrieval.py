@@ -18,7 +18,7 @@ they trained. Most popular: the number of times an item occurs in all users' his
 import numpy as np
 
 K = 10
-_CHUNK = 512          # users per block: a (chunk, V) score matrix
+BLOCK_BYTES = 1 << 25   # one block's (rows, V+2) float64 score matrix: 32 MiB whatever the user count
 
 
 def cosine_scorer(user_vectors, item_emb):
@@ -36,33 +36,59 @@ def popularity_scorer(seqs):
     return lambda rows: np.broadcast_to(counts, (len(rows), len(counts)))
 
 
-def _ragged_sets(values, offsets, rows):
-    return [values[offsets[r]:offsets[r + 1]] for r in rows]
+def block_rows(n_items):
+    """Users per block, so that a block's score matrix stays within BLOCK_BYTES."""
+    return max(1, BLOCK_BYTES // (8 * (n_items + 2)))
 
 
-def retrieval_metrics(score, seqs, rows, k=K):
-    """score(rows) -> (n, V+2) as above; rows int (N,) of seqs. Returns (recall (N,), ndcg (N,))."""
-    rows = np.asarray(rows)
+def _ragged_cells(values, offsets, rows):
+    """(block row, item id) of every entry of the ragged sets of `rows`, flat."""
+    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
+    within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(np.arange(len(rows)), lengths), values[np.repeat(starts, lengths) + within]
+
+
+def _block_metrics(S, seen, future, k, discount):
+    """S (b, V+2) scores of one block (modified in place); seen / future: _ragged_cells."""
+    b = len(S)
+    S[:, [0, S.shape[1] - 1]] = -np.inf                        # padding and [MASK] are not items
+    S[seen] = -np.inf
+    target = np.zeros(S.shape, bool)
+    target[future] = True
+    target[seen] = False
+    n_target = target.sum(axis=1)
+    # every item tied with the k-th best, then the k best of those (ties → lower id);
+    # -inf items (seen, or fewer than k left) are never ranked
+    kth = np.partition(S, -k, axis=1)[:, -k]
+    r, c = np.nonzero((S >= kth[:, None]) & np.isfinite(S))
+    order = np.lexsort((c, -S[r, c], r))
+    r, c = r[order], c[order]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    keep = rank < k
+    r, c, rank = r[keep], c[keep], rank[keep]
+    hit = target[r, c]
+    m = np.minimum(k, n_target)
+    ideal = np.concatenate([[0.0], np.cumsum(discount)])[m]
+    with np.errstate(invalid="ignore", divide="ignore"):      # no target: NaN, dropped by the caller
+        recall = np.bincount(r[hit], minlength=b) / np.where(m > 0, m, np.nan)
+        ndcg = np.bincount(r[hit], weights=discount[rank[hit]], minlength=b) / np.where(m > 0, ideal, np.nan)
+    return recall, ndcg
+
+
+def retrieval_metrics(score, seqs, rows, k=K, tick=None):
+    """score(rows) -> (n, V+2) as above; rows int (N,) of seqs. Returns (recall (N,), ndcg (N,)).
+    Runs in blocks of block_rows(V) users (bounded memory); tick(n) after each block."""
+    rows = np.asarray(rows, np.int64)
     k = min(k, seqs.n_items)
-    seen = _ragged_sets(seqs.seen_values, seqs.seen_offsets, rows)
-    future = _ragged_sets(seqs.fut_values, seqs.fut_offsets, rows)
     discount = 1.0 / np.log2(np.arange(2, k + 2))
     recall, ndcg = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
-    for start in range(0, len(rows), _CHUNK):
-        S = np.array(score(rows[start:start + _CHUNK]), dtype=np.float64)
-        S[:, [0, seqs.n_items + 1]] = -np.inf                     # padding and [MASK] are not items
-        for i in range(len(S)):
-            u = start + i
-            S[i, seen[u]] = -np.inf
-            targets = np.setdiff1d(future[u], seen[u])
-            if len(targets) == 0:
-                continue
-            # the k best, ties → lower id: lexsort's last key is the primary one
-            cand = np.flatnonzero(S[i] >= np.partition(S[i], -k)[-k])     # every item tied with the k-th
-            top = cand[np.lexsort((cand, -S[i, cand]))][:k]
-            top = top[np.isfinite(S[i, top])]
-            hit = np.isin(top, targets)
-            m = min(k, len(targets))
-            recall[u] = hit.sum() / m
-            ndcg[u] = discount[:len(top)][hit].sum() / discount[:m].sum()
+    step = block_rows(seqs.n_items)
+    for start in range(0, len(rows), step):
+        block = rows[start:start + step]
+        S = np.array(score(block), dtype=np.float64)
+        seen = _ragged_cells(seqs.seen_values, seqs.seen_offsets, block)
+        future = _ragged_cells(seqs.fut_values, seqs.fut_offsets, block)
+        recall[start:start + step], ndcg[start:start + step] = _block_metrics(S, seen, future, k, discount)
+        if tick:
+            tick(len(block))
     return recall, ndcg
