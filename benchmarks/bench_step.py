@@ -36,6 +36,12 @@ through numpy's BLAS on 1 and on 2 threads, measured at the start of the run.
 BLAS threads. tinybt runs BLAS on one thread, as `tinybt train` does; its second
 core comes from Numba threads over row blocks and sequence blocks
 (tinybt/kernels/linear.py, gru.py). `--blas-threads 2` times the alternative.
+
+OpenMP waiting. Numba's threads (the omp layer) and torch's are both OpenMP pools, and
+by default each pool's idle threads spin after a parallel region: interleaved on 2
+cores, torch's 2-thread steps waited on Numba's spinning threads and took 1.5-3.7 s
+instead of 50-90 ms (ML-1M pairs, GRU, max_len 50). So this script sets
+OMP_WAIT_POLICY=PASSIVE (idle threads sleep) before either library loads.
 """
 
 import argparse
@@ -45,18 +51,20 @@ import sys
 import time
 from pathlib import Path
 
-import numba
-import numpy as np
-from threadpoolctl import threadpool_limits
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # before numba and torch load OpenMP
 
-from tinybt.backend import BACKENDS, use_backend
-from tinybt.data.batching import epoch_batches
-from tinybt.data.views import barlow_views, next_item_pairs
-from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init
-from tinybt.models.dual_model import dual_backward, dual_forward, dual_init
-from tinybt.optim import AdamW
-from tinybt.run.config import TrainConfig
-from tinybt.train.trainer import encoder_config, load_sequences, training_log_q, training_rows
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from tinybt.backend import BACKENDS, use_backend  # noqa: E402
+from tinybt.data.batching import epoch_batches  # noqa: E402
+from tinybt.data.views import barlow_views, next_item_pairs  # noqa: E402
+from tinybt.models.barlow_model import barlow_backward, barlow_forward, barlow_init  # noqa: E402
+from tinybt.models.dual_model import dual_backward, dual_forward, dual_init  # noqa: E402
+from tinybt.optim import AdamW  # noqa: E402
+from tinybt.run.config import TrainConfig  # noqa: E402
+from tinybt.train.trainer import encoder_config, load_sequences, training_log_q, training_rows  # noqa: E402
 
 ML1M = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-1m-pairs"
 LABELS = {"ml-1m": "ML-1M pairs (file order, no ratings)", "synthetic": "synthetic", "shapes": "uniform 1..T"}
