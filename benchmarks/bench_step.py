@@ -1,6 +1,6 @@
 """One training step on the batches training really sees, tinybt vs the PyTorch port, same process.
 
-    python benchmarks/bench_step.py                      # everything below: ~15 minutes on 2 cores
+    python benchmarks/bench_step.py                      # all tables (minutes when quiet, far longer under load)
     python benchmarks/bench_step.py --quick              # ML-1M pairs, max_len 50, 1 thread, 5 repeats
     python benchmarks/bench_step.py --data ml-1m --max-lens 200 --threads 2
     python benchmarks/bench_step.py --backend reference  # the plain NumPy path instead
@@ -259,7 +259,8 @@ def run_case(data, T, objective, kind, repeats, backend, blas_threads, peak):
         form = min(times, key=lambda f: np.median(times[f]))
         ratio = tb / times[form]
         q1, q3 = np.percentile(ratio, [25, 75])
-        row += [f"{np.median(times[form]) * 1e3:.1f} ({form.split()[1]})", f"{np.median(flops / times[form]) / 1e9:.1f}",
+        tt = times[form]
+        row += [f"{np.median(tt) * 1e3:.1f} ({form.split()[1]})", f"{np.median(flops / tt) / 1e9:.1f}",
                 f"**{np.median(ratio):.2f}** ({q1:.2f}–{q3:.2f})"]
     else:
         row += ["n/a"] * 3

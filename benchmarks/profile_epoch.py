@@ -1,6 +1,6 @@
 """Where one training epoch goes: the trainer's own run_epoch, its parts timed in place.
 
-    python benchmarks/profile_epoch.py                               # ML-1M pairs and synthetic, GRU and transformer, BT
+    python benchmarks/profile_epoch.py        # BT on ML-1M pairs and synthetic, GRU and transformer
     python benchmarks/profile_epoch.py --objective dual --threads 2
     python benchmarks/profile_epoch.py --data ml-1m --encoders transformer --max-len 200
 
