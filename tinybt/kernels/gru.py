@@ -55,7 +55,7 @@ def pack(lengths, B, T):
 # Both squashing functions go through kernels/exp.py's exp of −|a| ≤ 0: for float32 a
 # polynomial with no libm call, so LLVM vectorises the gate loop (scalar expf was two
 # thirds of the forward time loop); the sign picks the branch by a select, and
-# exp(−large) = 0 saturates the gates to 0/1 (tanh to ±1) without inf or NaN.
+# exp(−large) ≈ 0 (exp.py stops at e^−87) saturates the gates to 0/1 (tanh to ±1), no inf or NaN.
 # `one` carries the arrays' dtype: a float64 literal would promote float32 maths to float64.
 
 @njit(cache=True, inline="always")
