@@ -73,7 +73,7 @@ def view(rng, b):
 def make_step(b, p, rng):
     """-> (step function that records its AdamW time in `adam`, bytes of parameters + Adam state)."""
     cfg = TrainConfig(batch_size=b, projector=f"{p}-{p}-{p}").validate()
-    enc = EncoderConfig("gru", N_ITEMS, D, max_len=T)
+    enc = EncoderConfig("gru", N_ITEMS, D, cfg.layers, cfg.heads, T, cfg.pooling)
     params, buffers = barlow_init(rng, enc, cfg.projector_dims())
     views = (view(rng, b), view(rng, b))
     opt, adam = AdamW(lr=cfg.lr, weight_decay=cfg.weight_decay), []
