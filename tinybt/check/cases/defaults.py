@@ -86,30 +86,6 @@ def dual_default(rng, kind):
                 {"encoder": manifest_encoder(enc), "tau": cfg.tau, "sampling_correction": cfg.sampling_correction})
 
 
-@case("default_bt_gru")
-def default_bt_gru(rng):
-    """Barlow Twins, GRU encoder, at tinybt train's defaults (mean of the GRU states): loss and grads."""
-    return barlow_default(rng, "gru")
-
-
-@case("default_bt_transformer")
-def default_bt_transformer(rng):
-    """Barlow Twins, transformer encoder, at tinybt train's defaults: loss and grads."""
-    return barlow_default(rng, "transformer")
-
-
-@case("default_dual_gru")
-def default_dual_gru(rng):
-    """Dual encoder, GRU encoder (mean pooling), logQ correction: tinybt train's defaults; loss and grads."""
-    return dual_default(rng, "gru")
-
-
-@case("default_dual_transformer")
-def default_dual_transformer(rng):
-    """Dual encoder, transformer encoder, logQ correction: tinybt train's defaults; loss and grads."""
-    return dual_default(rng, "transformer")
-
-
 def training_trajectory(base: Case, steps=STEPS, total=TOTAL):
     """`steps` optimiser steps of the trainer from the base case's parameters, on its batch."""
     cfg = default_config()
@@ -136,10 +112,32 @@ def training_trajectory(base: Case, steps=STEPS, total=TOTAL):
                  "grad_clip": cfg.grad_clip}, upstream={})
 
 
-for _make in (default_bt_gru, default_bt_transformer, default_dual_gru, default_dual_transformer):
-    def _trajectory(rng, _make=_make):
-        """The trainer's first 10 steps (AdamW, warm-up + cosine at the √B peak lr) of a 60-step run
-        on the default case's batch: output/loss[t] before step t, output/lr[t] its learning rate."""
-        return training_trajectory(_make(rng))
+# one loss-and-grads case and one trajectory per (objective, encoder); the docs go into the manifest
+CASES = {
+    "default_bt_gru": (barlow_default, "gru", "Barlow Twins, GRU encoder, at tinybt train's defaults "
+                                              "(mean of the GRU states): loss and grads."),
+    "default_bt_transformer": (barlow_default, "transformer",
+                               "Barlow Twins, transformer encoder, at tinybt train's defaults: loss and grads."),
+    "default_dual_gru": (dual_default, "gru", "Dual encoder, GRU encoder (mean pooling), logQ correction: "
+                                              "tinybt train's defaults; loss and grads."),
+    "default_dual_transformer": (dual_default, "transformer", "Dual encoder, transformer encoder, logQ "
+                                                              "correction: tinybt train's defaults; loss and grads."),
+}
+TRAJECTORY_DOC = ("The trainer's first 10 steps (AdamW, warm-up + cosine at the √B peak lr) of a 60-step run on "
+                  "the default case's batch: output/loss[t] before step t, output/lr[t] its learning rate.")
 
-    case(f"{_make.__name__}_train{STEPS}")(_trajectory)
+
+def _register(name, build, kind, doc):
+    def make(rng):
+        return build(rng, kind)
+
+    def trajectory(rng):
+        return training_trajectory(make(rng))
+
+    make.__doc__, trajectory.__doc__ = doc, TRAJECTORY_DOC
+    case(name)(make)
+    case(f"{name}_train{STEPS}")(trajectory)
+
+
+for _name, (_build, _kind, _doc) in CASES.items():
+    _register(_name, _build, _kind, _doc)
