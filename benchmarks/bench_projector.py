@@ -37,7 +37,7 @@ core is idle there.
 
 The whole run at that width fits: on ML-1M pairs (file order, no ratings), 6,040 users,
 
-    /usr/bin/time -v tinybt train --dataset ml-1m --data-dir ../shared/data/ml-1m-pairs \
+    /usr/bin/time -v tinybt train --dataset ml-1m --data-dir $TINYBT_DATA/ml-1m-pairs \
         --projector 8192-8192-8192 --batch-size 256 --epochs 1 --no-probe --out RUN
 
 trained its 23 steps (loss and diagnostics finite) with a maximum resident set of

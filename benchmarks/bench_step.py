@@ -14,7 +14,7 @@ float32.
 
 Batches. Table 1 draws the trainer's own batches (tinybt/data/views.py: an epoch's
 shuffle, crop / mask / reorder views, next-item cut points) from ML-1M pairs (file
-order, no ratings) (`../shared/data/ml-1m-pairs`; 3,706 items) and from the
+order, no ratings) (`$TINYBT_DATA/ml-1m-pairs`; 3,706 items) and from the
 synthetic set (500 items). Table 2 keeps the old synthetic shapes: 3,706 items,
 lengths uniform in 1..max_len, one row full. Each repeat r times batch r in both
 frameworks, interleaved (the order alternating), so load from other processes hits
@@ -66,7 +66,7 @@ from tinybt.optim import AdamW  # noqa: E402
 from tinybt.run.config import TrainConfig  # noqa: E402
 from tinybt.train.trainer import encoder_config, load_sequences, training_log_q, training_rows  # noqa: E402
 
-ML1M = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-1m-pairs"
+ML1M = Path(os.environ.get("TINYBT_DATA", "data")) / "ml-1m-pairs"     # a local copy, never committed
 LABELS = {"ml-1m": "ML-1M pairs (file order, no ratings)", "synthetic": "synthetic", "shapes": "uniform 1..T"}
 SHAPES_ITEMS = 3706
 

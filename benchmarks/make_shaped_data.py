@@ -4,7 +4,7 @@
     python benchmarks/make_shaped_data.py --out /tmp/small --scale 0.01
 
 out/ml-20m/: ratings.csv (userId,movieId,rating,timestamp; half stars) and movies.csv. The real
-movies.csv is copied from ../shared/data/ml-20m/ when present (its movieIds are then the rated
+movies.csv is copied from $TINYBT_DATA/ml-20m/ when present (its movieIds are then the rated
 items), else a made-up one is written. 138,493 users, each with >= 20 ratings (ML-20M's rule),
 20,000,263 draws of (user, movie) of which repeats are dropped (a user rates a movie once), so
 16.4 M rows remain, as in the issue.
@@ -20,6 +20,7 @@ arguments write the same bytes.
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ from tinybt.data.movielens import read_movies_csv
 from tinybt.data.textio import genre_arrays
 from tinybt.data.writers import write_ml20m, write_yelp
 
-REAL_MOVIES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ml-20m" / "movies.csv"
+REAL_MOVIES = Path(os.environ.get("TINYBT_DATA", "data")) / "ml-20m" / "movies.csv"   # a local copy
 # ML-20M's Zipf exponent 0.88 keeps ~16.4 M of the 20 M draws once repeats are dropped (the issue's count)
 ML20M = {"users": 138_493, "draws": 20_000_263, "items": 27_278, "min_per_user": 20, "zipf": 0.88}
 # ML-20M's half-star ratings 0.5..5, whole stars more frequent than halves (a guess, not measured)

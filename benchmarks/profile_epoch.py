@@ -17,7 +17,7 @@ The second table splits the encoder's time by kernel (the same epoch): the
 position-wise / all-cells GEMMs (kernels/linear.py), attention or the GRU's time loops,
 LayerNorm, GELU; "rest" = embedding, positions, packing, gathers and scatters.
 
-ML-1M pairs = `../shared/data/ml-1m-pairs`, labelled "ML-1M pairs (file order, no ratings)".
+ML-1M pairs = `$TINYBT_DATA/ml-1m-pairs`, labelled "ML-1M pairs (file order, no ratings)".
 The run folder is a temporary directory, removed afterwards.
 """
 
