@@ -3,6 +3,7 @@ cannot fit is refused before any work, in one line naming the flags that shrink 
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -14,18 +15,20 @@ from tinybt.run.config import TrainConfig
 
 from wait_helpers import finish
 
-# the child trains one epoch in-process and prints its own peak RSS (ru_maxrss: KiB on Linux)
-CHILD = ("import resource, sys; from tinybt.cli import cli; cli(sys.argv[1:], standalone_mode=False); "
-         "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)")
+# the child trains one epoch in-process and prints its own peak RSS: VmHWM of /proc/self/status
+# (kB), which belongs to the exec'd process alone. ru_maxrss would not do: Linux carries it over
+# fork + exec, so under a big pytest process the child would report the parent's size.
+CHILD = ("import sys; from tinybt.cli import cli; cli(sys.argv[1:], standalone_mode=False); "
+         "hwm = next(ln for ln in open('/proc/self/status', encoding='ascii') if ln.startswith('VmHWM:')); "
+         "print('MAXRSS', int(hwm.split()[1]) * 1024)")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux only (bytes on macOS)")
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="no /proc/self/status to read the peak RSS from")
 @pytest.mark.parametrize("settings", [dict(dim=256, batch_size=512, max_len=100),
                                       dict(projector="2048-2048-2048", batch_size=256),
                                       dict(encoder="transformer", dim=128, batch_size=256, max_len=100)])
 def test_estimate_is_within_25_percent_of_the_peak_rss(tmp_path, settings):
-    pytest.importorskip("resource", reason="no resource module: cannot measure the peak RSS")
     from tinybt.data.load import load_dataset
 
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
