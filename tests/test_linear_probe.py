@@ -5,13 +5,14 @@ import json
 import numpy as np
 import pytest
 import scipy.sparse
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tinybt.errors import TinyBTError
 from tinybt.probe.bag_of_items import bag_of_items
 from tinybt.probe.folds import pool_mask, stratified_folds
-from tinybt.probe.linear_probe import TooFewLabels, choose_l2, label_subset, probe, subset_size
+from tinybt.probe.linear_probe import L2_GRID, TooFewLabels, choose_l2, label_subset, probe, subset_size
+from tinybt.probe.logreg import fit_logreg, predict
 
 
 def _split(rng, U, p=(0.6, 0.2, 0.2)):
@@ -74,9 +75,9 @@ def test_choose_l2_collapses_to_the_largest_penalty_on_tiny_noise_and_not_on_cle
     rng = np.random.default_rng(2)
     X = rng.standard_normal((24, 50))
     y = np.array([0] * 20 + [1] * 4)
-    assert choose_l2(X, y, 2, (1e-4, 1e3), seed=0) == 1e3
+    assert choose_l2(X, y, 2, (1e-4, 1e3), seed=0)[0] == 1e3
     Xc, yc, _ = _clusters(3, U=60, sep=3.0)
-    assert choose_l2(Xc, yc, 4, (1e-4, 1e3), seed=0) == 1e-4
+    assert choose_l2(Xc, yc, 4, (1e-4, 1e3), seed=0)[0] == 1e-4
 
 
 def test_default_grid_lets_few_labels_on_noise_fall_back_to_the_majority():
@@ -90,10 +91,26 @@ def test_default_grid_lets_few_labels_on_noise_fall_back_to_the_majority():
     assert np.mean(f["pred"] == f["majority"]) >= 0.95
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(10, 400), K=st.integers(2, 20))
+def test_the_strongest_penalty_of_the_default_grid_predicts_the_majority(seed, n, K):
+    """The grid ends where "nothing here" is reachable: at max(L2_GRID) the fit predicts the
+    labelled rows' majority class for every user, even on features that separate the classes
+    perfectly (standardised, as the probe gives them), whenever that majority is unique."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, K, size=n)
+    counts = np.bincount(y, minlength=K)
+    assume(np.sum(counts == counts.max()) == 1)
+    X = 3.0 * rng.standard_normal((K, 64))[y] + rng.standard_normal((n, 64))
+    X = (X - X.mean(0)) / X.std(0)
+    model = fit_logreg(X, y, K, max(L2_GRID))
+    assert np.all(predict(model, X) == np.argmax(counts))
+
+
 def test_equal_inner_accuracy_keeps_the_larger_penalty_and_few_rows_take_the_largest():
     X, y, _ = _clusters(4, U=60, sep=20.0)
-    assert choose_l2(X, y, 4, (1e-4, 1e-3, 1e-2), seed=0) == 1e-2
-    assert choose_l2(X[:5], y[:5], 4, (1e-4, 1.0), seed=0) == 1.0      # too few rows to cross-validate
+    assert choose_l2(X, y, 4, (1e-4, 1e-3, 1e-2), seed=0)[0] == 1e-2
+    assert choose_l2(X[:5], y[:5], 4, (1e-4, 1.0), seed=0)[0] == 1.0      # too few rows to cross-validate
 
 
 def test_deterministic_every_pool_user_scored_once_and_full_fraction_runs_once():

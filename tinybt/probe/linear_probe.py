@@ -7,7 +7,7 @@ label fraction f and label seed s, for each fold j:
   2. standardise with the mean/std of exactly those rows (sparse input: scale only,
      centring would densify it; the unpenalised bias absorbs the offset anyway);
   3. choose L2 by an inner stratified 3-fold CV on those n rows only (`choose_l2`), refit
-     on all n rows and predict fold j: fold j never influences its own predictions;
+     on all n rows (warm-started at the inner fit of that L2) and predict fold j: fold j never influences its own predictions;
   4. the majority class of the same n rows predicts fold j too (the "majority" row).
 So every pool user gets exactly one prediction per (fraction, label seed). With f = 1
 every seed labels the same rows and the fit is deterministic, so it runs once.
@@ -20,11 +20,12 @@ from threadpoolctl import threadpool_limits
 
 from tinybt.errors import TinyBTError
 from tinybt.probe.folds import pool_mask, stratified_folds
-from tinybt.probe.logreg import MAX_ITER, as_float64, fit_logreg, predict
+from tinybt.probe.logreg import MAX_ITER, as_float64, fit, fit_logreg, predict, prepare
 
-# from nearly unpenalised to nearly bias-only (a bias-only fit predicts the labelled rows'
-# majority class): with a few dozen labels the inner CV must be able to choose "no signal"
-L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+# from nearly unpenalised to bias-only in effect: at 1e4 the weights move no logit by more
+# than ~1e-4 on standardised features, so the fit predicts the labelled rows' majority class
+# (tests/test_linear_probe.py). With a few dozen labels the inner CV must be able to choose "no signal".
+L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
 LABEL_FRACTIONS = (0.01, 0.1, 1.0)
 FOLDS = 5
 INNER_FOLDS = 3
@@ -74,21 +75,24 @@ def _apply(X, shift, scale):
 
 
 def choose_l2(X, y, n_classes, l2_grid, seed, max_iter=MAX_ITER):
-    """The L2 of the grid with the most correct inner-CV predictions on (X, y) alone
-    (ties → the largest L2, the simpler model). Fewer than 2·INNER_FOLDS rows cannot be
-    cross-validated: the largest L2."""
+    """(the L2 of the grid with the most correct inner-CV predictions on (X, y) alone, a fit
+    at that L2 on part of the rows to start the final fit from, or None). Ties → the largest
+    L2, the simpler model. Fewer than 2·INNER_FOLDS rows cannot be cross-validated: the largest L2."""
     grid = sorted(l2_grid, reverse=True)
     if len(y) < 2 * INNER_FOLDS:
-        return grid[0]
+        return grid[0], None
     inner = stratified_folds(y, INNER_FOLDS, seed)
     correct = np.zeros(len(grid), np.int64)
+    start = [None] * len(grid)
     for j in range(INNER_FOLDS):
         tr, te = inner != j, inner == j
-        model = None
+        problem, model = prepare(X[tr], y[tr], n_classes), None
         for i, l2 in enumerate(grid):       # from the largest L2 down, each fit warm-started at the last
-            model = fit_logreg(X[tr], y[tr], n_classes, l2, max_iter=max_iter, init=model)
+            model = fit(problem, l2, max_iter=max_iter, init=model)
             correct[i] += np.sum(predict(model, X[te]) == y[te])
-    return grid[int(np.argmax(correct))]      # argmax takes the first maximum: the largest L2
+            start[i] = model
+    best = int(np.argmax(correct))            # argmax takes the first maximum: the largest L2
+    return grid[best], start[best]
 
 
 def _check_inputs(features, labels, split, l2_grid, label_fractions, seeds):
@@ -177,8 +181,8 @@ def _fit_fold(X, y, held_out, n_classes, fraction, l2_grid, rng_seed, max_iter, 
     rows = train[label_subset(y[train], fraction, np.random.default_rng(rng_seed))]
     shift, scale = _standardiser(X[rows])
     Xs, ys = _apply(X[rows], shift, scale), y[rows]
-    l2 = choose_l2(Xs, ys, n_classes, l2_grid, rng_seed, max_iter)
-    model = fit_logreg(Xs, ys, n_classes, l2, max_iter=max_iter)
+    l2, start = choose_l2(Xs, ys, n_classes, l2_grid, rng_seed, max_iter)
+    model = fit_logreg(Xs, ys, n_classes, l2, max_iter=max_iter, init=start)
     pred[held_out] = predict(model, _apply(X[held_out], shift, scale))
     majority[held_out] = int(np.argmax(np.bincount(ys, minlength=n_classes)))
     return l2
