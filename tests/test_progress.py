@@ -1,5 +1,5 @@
 """The progress line's options: a delay that keeps short stages silent, a transient bar,
-the cut to the terminal's width, and durations past an hour. (The plain and redrawn
+the fit to the terminal's width, and durations past an hour. (The plain and redrawn
 forms themselves: tests/test_probe_pool.py.)"""
 
 import io
@@ -59,14 +59,28 @@ def test_a_transient_bar_is_erased_on_a_terminal_and_leaves_no_final_line_elsewh
     assert len(plain.splitlines()) == 4                 # one per update 10 s apart, no final line
 
 
-def test_a_terminal_line_is_cut_to_the_terminal_width(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "50")                 # StringIO has no terminal: the fallback reads COLUMNS
+def test_a_line_fits_its_columns_by_narrowing_the_bar_then_dropping_whole_status_fields():
+    clock = Clock()
+    bar = Progress(2, "epoch 1/3", file=io.StringIO(), clock=clock)
+    clock.t = 1.0
+    bar.update(1, "loss 73.62  on/P 0.27  off/P 3.46")
+    full = bar.line()
+    assert full.endswith("ETA 0:01  loss 73.62  on/P 0.27  off/P 3.46") and bar.line(len(full)) == full
+    assert bar.line(len(full) - 1) == full.removesuffix("  off/P 3.46")       # not "off/P 3.4"
+    bare = full[:full.index("  loss")]
+    narrow = bar.line(len(bare) - 10)
+    assert narrow.endswith("ETA 0:01") and len(narrow) == len(bare) - 10 and narrow.count("#") == 7
+    assert len(bar.line(20)) == 20                                             # narrower than any bar
+
+
+def test_a_terminal_line_fits_the_terminal_width(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")                 # StringIO has no terminal: the fallback reads COLUMNS
     out, clock = Tty(), Clock()
     with Progress(2, "probes", file=out, clock=clock) as bar:
         clock.t = 1.0
         bar.update(1, "x" * 200)
-    redraws = out.getvalue().split("\r")[1:]
-    assert redraws and all(len(r.rstrip("\n").removesuffix("\x1b[K")) == 49 for r in redraws)
+    redraws = [r.rstrip("\n").removesuffix("\x1b[K") for r in out.getvalue().split("\r")[1:]]
+    assert len(redraws) == 2 and all(len(r) <= 59 and "ETA 0:0" in r and "x" not in r for r in redraws)
 
 
 @pytest.mark.parametrize("seconds, text", [(0, "0:00"), (37.4, "0:37"), (599.6, "10:00"), (3725, "1:02:05"),

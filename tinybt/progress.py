@@ -1,7 +1,7 @@
 """One progress line with an ETA on stderr, for any stage that takes more than a few seconds.
 
 On a terminal the line redraws in place ("\\r"): label, bar, percent, elapsed, ETA and a
-short status, cut to the terminal's width (a wrapped line cannot be redrawn). Elsewhere
+short status, fitted to the terminal's width (a wrapped line cannot be redrawn). Elsewhere
 (a log file, a pipe, a test) redrawing would pile up, so it prints a plain line at most
 every PLAIN_EVERY seconds and once at the end.
 The ETA assumes the remaining units cost what the finished ones did on average: give
@@ -23,6 +23,7 @@ import sys
 import time
 
 WIDTH = 24            # bar characters
+MIN_WIDTH = 8         # ... on a terminal too narrow for the whole line
 PLAIN_EVERY = 10.0    # seconds between plain lines
 REDRAW_EVERY = 0.2    # seconds between terminal redraws
 DELAY = 2.0           # seconds a stage may take without a bar (`delay`)
@@ -64,14 +65,20 @@ class Progress:
     def __exit__(self, *exc):
         self.close(finished=exc[0] is None)
 
-    def line(self):
-        """The text of the progress line as it stands now."""
+    def line(self, cols=None):
+        """The text of the progress line as it stands now. cols: fit it in that many columns by
+        narrowing the bar, then dropping the status's last fields (fields are two spaces apart:
+        a number cut in half would mislead), and as a last resort cutting the end."""
         frac = min(self.done / self.total, 1.0)
         elapsed = self.clock() - self.start
         eta = duration(elapsed * (1 - frac) / frac) if frac > 0 else "?"
-        bar = "#" * int(WIDTH * frac) + "-" * (WIDTH - int(WIDTH * frac))
-        text = f"{self.label} [{bar}] {100 * frac:3.0f}% {duration(elapsed)} elapsed, ETA {eta}"
-        return f"{text}  {self.status}" if self.status else text
+        tail = f"] {100 * frac:3.0f}% {duration(elapsed)} elapsed, ETA {eta}"
+        status = f"  {self.status}" if self.status else ""
+        width = WIDTH if cols is None else max(MIN_WIDTH, min(WIDTH, cols - len(self.label) - 2 - len(tail)))
+        text = f"{self.label} [" + "#" * int(width * frac) + "-" * (width - int(width * frac)) + tail
+        while cols is not None and status and len(text) + len(status) > cols:
+            status = status[:status.rfind("  ")]
+        return (text + status)[:cols]
 
     def update(self, n=1, status=None):
         """n more units done; status (optional) replaces the short text after the ETA."""
@@ -85,8 +92,8 @@ class Progress:
 
     def _write(self, now):
         if self.tty:
-            cut = columns(self.file) - 1                 # the last column wraps on some terminals
-            self._put("\r" + self.line()[:cut] + "\x1b[K")
+            # one column short of the width: the last one wraps on some terminals
+            self._put("\r" + self.line(columns(self.file) - 1) + "\x1b[K")
         else:
             self._put(self.line() + "\n")
         self._last = now
