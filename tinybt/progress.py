@@ -34,11 +34,13 @@ def is_terminal(file):
 
 
 def columns(file):
-    """The width of the terminal `file` writes to (stdout's, or 80, when it cannot say)."""
+    """The width of the terminal `file` writes to; when it cannot say (no file number, or a
+    pseudo-terminal of size 0), $COLUMNS, stdout's width or 80."""
     try:
-        return os.get_terminal_size(file.fileno()).columns
+        cols = os.get_terminal_size(file.fileno()).columns
     except (AttributeError, OSError, ValueError):
-        return shutil.get_terminal_size().columns
+        cols = 0
+    return cols or shutil.get_terminal_size().columns
 
 
 def duration(seconds):

@@ -226,7 +226,7 @@ def epoch_line(row, epochs, eta):
     if "on_diag_per_p" in row:
         parts += [f"on/P {row['on_diag_per_p']:.3g}", f"off/P {row['off_diag_per_p']:.3g}"]
     s = row["seconds"]
-    parts += [f"eff_rank {row['eff_rank']:.1f}", f"{s:.1f} s" if s < 60 else duration(s), f"ETA {duration(eta)}"]
+    parts += [f"eff_rank {row['eff_rank']:.4g}", f"{s:.1f}s" if s < 60 else duration(s), f"ETA {duration(eta)}"]
     return "  ".join(parts)
 
 
