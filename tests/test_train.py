@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.errors import TinyBTError
+from tinybt.models import encode
 from tinybt.run import checkpoint
 from tinybt.run.run_dir import read_metrics
 from tinybt.train import trainer
@@ -218,7 +219,7 @@ def test_embed_writes_every_user(data_dir, tmp_path, encoder):
     U = np.load(tmp_path / "u.npy")
     assert U.shape == (seqs.n_users, 8) and U.dtype == np.float32 and np.isfinite(U).all()
     embed(run, tmp_path / "u.csv")
-    lines = (tmp_path / "u.csv").read_text().splitlines()
+    lines = (tmp_path / "u.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "user_id," + ",".join(f"d{j}" for j in range(8))
     assert [int(x.split(",")[0]) for x in lines[1:]] == ds.user_keys[seqs.users].tolist()
     np.testing.assert_allclose(np.array([x.split(",")[1:] for x in lines[1:]], float), U, rtol=1e-6)
@@ -258,3 +259,14 @@ def test_train_echoes_one_short_line_per_epoch_and_keeps_the_whole_row(data_dir,
     assert all(len(s) <= 100 and "eff_rank" in s for s in epochs) and epochs[-1].endswith("ETA 0:00")
     assert ("on/P" in epochs[0]) == (objective == "barlow")
     assert {"lr", "steps", "examples_per_s", "std_min", "align"} <= set(read_metrics(run)[0])
+
+
+def test_embedding_users_shows_a_bar_of_users_once_it_takes_long(data_dir, tmp_path, monkeypatch, capsys):
+    run = train(tiny_config(data_dir, epochs=1), out=tmp_path / "r", progress=False)
+    _, _, seqs, enc, params = load_run(run)
+    capsys.readouterr()
+    monkeypatch.setattr(encode, "DELAY", 0.0)               # as if the users took longer than DELAY
+    encode.encode_users(params, enc, seqs, batch_size=64)
+    lines = capsys.readouterr().err.splitlines()
+    assert [s.split(" [")[0] for s in lines] == [f"embed {seqs.n_users} users"] * 2
+    assert f"{100 * 64 / seqs.n_users:3.0f}%" in lines[0] and "100%" in lines[1]
