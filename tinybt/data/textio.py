@@ -69,7 +69,7 @@ def shown_chunks(path, what, start=0):
     """line_chunks(path, start) under a progress bar of the bytes done, labelled `what` and the
     file's name. A chunk counts as done when the loop asks for the next one, so the bar and its
     ETA follow the caller's work on the chunks, not just the reading. Only a file that takes
-    more than DELAY seconds shows the bar: ML-1M's 24 MB parse in well under that."""
+    more than DELAY seconds shows the bar: ML-1M's 24 MB take less."""
     with Progress(content_end(path) - start, f"{what} {Path(path).name}", delay=DELAY) as bar:
         def chunks():
             for offset, buf in line_chunks(path, start):

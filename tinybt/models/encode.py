@@ -11,7 +11,7 @@ def encode_users(params, enc, seqs, rows=None, batch_size=512):
     """rows (U,) of seqs (default all) -> user vectors (U, D) in the params' dtype."""
     rows = np.arange(seqs.n_users) if rows is None else np.asarray(rows)
     out = []
-    # a bar only past DELAY seconds: ML-1M's users and the diagnostics' sample take less
+    # a bar only past DELAY seconds: the diagnostics' sample after each epoch takes far less
     with Progress(len(rows), f"embed {len(rows):,} users", delay=DELAY) as bar:
         for i in range(0, len(rows), batch_size):
             ids, lengths = pad_batch(seqs.hist_values, seqs.hist_offsets, rows[i:i + batch_size], enc.max_len)
