@@ -7,11 +7,11 @@ every PLAIN_EVERY seconds and once at the end.
 The ETA assumes the remaining units cost what the finished ones did on average: give
 units proportional to the work (e.g. rows fitted), not one unit per uneven task.
 
-Two options for the stages around the probes:
+Two options:
 - delay: nothing is written before `delay` seconds have passed, and a stage that ends
   sooner writes nothing at all. For stages that are long only on big inputs (parsing a
-  file, encoding users): on ML-1M they take well under DELAY, and a bar that flashes by,
-  or a log line per run saying "100 % in 0:00", only buries the lines that matter.
+  file, encoding users): on small data they take less than DELAY, and a bar that flashes
+  by, or a log line per run saying "100% 0:00 elapsed", only buries the lines that matter.
 - transient: the caller prints its own summary line instead of the finished bar (an
   epoch's steps, followed by the epoch line), so close() erases the bar on a terminal
   and writes no final line elsewhere.
