@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1] / "tinybt"
 
 FLOORS = [
-    ("__init__", "errors", "backend", "atomic", "params", "lengths"),  # base: no tinybt imports above it
+    ("__init__", "errors", "backend", "atomic", "params", "lengths", "progress"),  # base: no tinybt imports
     ("data",),       # files -> Dataset -> sequences and views (and its Numba parsers)
     ("kernels",),    # the fast path's Numba kernels
     ("nn",),         # layers: forward/backward pairs

@@ -370,6 +370,18 @@ def test_line_chunks_cut_at_newlines_and_drop_the_blank_tail(tmp_path, text):
     assert textio.count_lines(path) == lines
 
 
+def test_a_long_parse_shows_the_bytes_counted_and_parsed(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "ratings.dat"
+    path.write_bytes(b"".join(b"%d::%d::3::%d\n" % (u, 10 + u % 7, 978300000 + u) for u in range(1, 41)))
+    monkeypatch.setattr(textio, "DELAY", 0.0)              # as if the file took longer than DELAY
+    monkeypatch.setattr(textio, "CHUNK_BYTES", 100)
+    assert len(movielens.read_ratings(path, b"::")[0]) == 40
+    lines = capsys.readouterr().err.splitlines()            # off a terminal: the first chunk, then the end
+    assert [s.split(" [")[0] for s in lines] == ["count lines of ratings.dat"] * 2 + ["parse ratings.dat"] * 2
+    first = len(path.read_bytes()[:100].rsplit(b"\n", 1)[0]) + 1
+    assert f"{100 * first / path.stat().st_size:3.0f}%" in lines[2] and "100%" in lines[3]
+
+
 def test_review_json_read_in_small_chunks_equals_one_read(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     lines = [_review(f"u{rng.integers(40)}", f"b{rng.integers(9)}", int(rng.integers(1, 6)), "2016-01-02")

@@ -11,7 +11,7 @@ import scipy.sparse
 
 from tinybt.errors import TinyBTError
 from tinybt.probe.pool import load_shared, run_tasks, save_shared
-from tinybt.run.progress import Progress
+from tinybt.progress import Progress
 
 
 def _row_sum(shared, task, tick):

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinybt.errors import TinyBTError
+from tinybt.models import encode
 from tinybt.run import checkpoint
+from tinybt.run.run_dir import read_metrics
 from tinybt.train import trainer
 from tinybt.run.config import TrainConfig
 from tinybt.train.embed import embed, load_run
@@ -217,9 +219,54 @@ def test_embed_writes_every_user(data_dir, tmp_path, encoder):
     U = np.load(tmp_path / "u.npy")
     assert U.shape == (seqs.n_users, 8) and U.dtype == np.float32 and np.isfinite(U).all()
     embed(run, tmp_path / "u.csv")
-    lines = (tmp_path / "u.csv").read_text().splitlines()
+    lines = (tmp_path / "u.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "user_id," + ",".join(f"d{j}" for j in range(8))
     assert [int(x.split(",")[0]) for x in lines[1:]] == ds.user_keys[seqs.users].tolist()
     np.testing.assert_allclose(np.array([x.split(",")[1:] for x in lines[1:]], float), U, rtol=1e-6)
     with pytest.raises(TinyBTError, match="--out: expected a file ending in .npy or .csv"):
         embed(run, tmp_path / "u.txt")
+
+
+# ---- the screen ------------------------------------------------------------------
+
+BIG_ROW = {"epoch": 1000, "loss": 1.2345e6, "on_diag_per_p": 1.2345e-5, "off_diag_per_p": 1.2345e-5,
+           "eff_rank": 1023.99, "seconds": 3599.0}
+
+
+@pytest.mark.parametrize("objective", ["barlow", "dual"])
+def test_the_epoch_line_fits_100_columns_with_large_numbers(objective):
+    row = BIG_ROW if objective == "barlow" else {k: v for k, v in BIG_ROW.items() if "diag" not in k}
+    line = trainer.epoch_line(row, 1000, 999 * 3600)
+    assert line.startswith("epoch 1000/1000  loss 1.234e+06  ") and line.endswith("  59:59  ETA 999:00:00")
+    assert ("on/P 1.23e-05  off/P 1.23e-05" in line) == (objective == "barlow") and len(line) <= 100
+    assert len(trainer.epoch_line(dict(row, epoch=10000, seconds=59.9), 10000, 99 * 3600)) <= 100
+
+
+def test_the_eta_is_the_remaining_epochs_at_the_mean_epoch_time_without_the_compiling_first():
+    assert trainer.time_left([30.0], 2) == 60.0                 # only the first so far: it is all there is
+    assert trainer.time_left([30.0, 2.0, 4.0], 10) == 30.0
+    line = trainer.epoch_line(dict(BIG_ROW, seconds=1.84), 30, trainer.time_left([9.0, 1.8, 1.9], 27))
+    assert line.endswith("  1.8s  ETA 0:50")
+
+
+@pytest.mark.parametrize("objective, encoder", [("barlow", "gru"), ("dual", "transformer")])
+def test_train_echoes_one_short_line_per_epoch_and_keeps_the_whole_row(data_dir, tmp_path, objective, encoder):
+    lines = []
+    run = train(tiny_config(data_dir, epochs=2, objective=objective, encoder=encoder), out=tmp_path / "r",
+                echo=lines.append)
+    epochs = [s for s in lines if s.startswith("epoch ")]
+    assert [s.split("  ")[0] for s in epochs] == ["epoch 1/2", "epoch 2/2"]
+    assert all(len(s) <= 100 and "eff_rank" in s for s in epochs) and epochs[-1].endswith("ETA 0:00")
+    assert ("on/P" in epochs[0]) == (objective == "barlow")
+    assert {"lr", "steps", "examples_per_s", "std_min", "align"} <= set(read_metrics(run)[0])
+
+
+def test_embedding_users_shows_a_bar_of_users_once_it_takes_long(data_dir, tmp_path, monkeypatch, capsys):
+    run = train(tiny_config(data_dir, epochs=1), out=tmp_path / "r", progress=False)
+    _, _, seqs, enc, params = load_run(run)
+    capsys.readouterr()
+    monkeypatch.setattr(encode, "DELAY", 0.0)               # as if the users took longer than DELAY
+    encode.encode_users(params, enc, seqs, batch_size=64)
+    lines = capsys.readouterr().err.splitlines()
+    assert [s.split(" [")[0] for s in lines] == [f"embed {seqs.n_users} users"] * 2
+    assert f"{100 * 64 / seqs.n_users:3.0f}%" in lines[0] and "100%" in lines[1]

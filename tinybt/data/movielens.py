@@ -20,7 +20,7 @@ from tinybt import backend
 from tinybt.data import parse
 from tinybt.data.dataset import Dataset
 from tinybt.data.textio import (Columns, aligned, content_end, count_lines, decode, dense_index, expect_files,
-                                genre_arrays, line_chunks, line_error, nonempty, text_error, text_lines,
+                                genre_arrays, line_error, nonempty, shown_chunks, text_error, text_lines,
                                 warn_anomalies)
 
 FILES = {"ml-1m": ("ratings.dat", "users.dat", "movies.dat"),
@@ -95,13 +95,14 @@ def read_ratings(path, sep, header=None):
             raise line_error(path, np.frombuffer(head, np.uint8), 0, 1, f"expected the header {header!r}")
         pos, first = min(end + 1, content_end(path)), 2
     cols = Columns(count_lines(path, pos), (np.int32, np.int32, np.float32, np.int64))
-    for _, buf in line_chunks(path, pos):
-        *parts, bad = parse_ratings(buf, 0, sep)
-        cols.put(*parts)
-        if bad >= 0:
-            raise line_error(path, buf, bad, first + cols.n,
-                             "expected 'user" + sep.decode() + "item" + sep.decode() + "rating"
-                             + sep.decode() + "timestamp'")
+    with shown_chunks(path, "parse", pos) as chunks:
+        for _, buf in chunks:
+            *parts, bad = parse_ratings(buf, 0, sep)
+            cols.put(*parts)
+            if bad >= 0:
+                raise line_error(path, buf, bad, first + cols.n,
+                                 "expected 'user" + sep.decode() + "item" + sep.decode() + "rating"
+                                 + sep.decode() + "timestamp'")
     return cols.arrays()
 
 

@@ -21,7 +21,7 @@ from tinybt import backend
 from tinybt.data import parse
 from tinybt.data.dataset import Dataset
 from tinybt.data.intern import Interner
-from tinybt.data.textio import (CHUNK_ROWS, count_lines, genre_arrays, line_chunks, line_error, nonempty,
+from tinybt.data.textio import (CHUNK_ROWS, count_lines, genre_arrays, line_error, nonempty, shown_chunks,
                                 text_error, warn_anomalies)
 from tinybt.errors import TinyBTError
 
@@ -212,21 +212,22 @@ def read_reviews(path):
     user, item = np.empty(n, np.int32), np.empty(n, np.int32)
     stars, ts = np.empty(n, np.float32), np.empty(n, np.int64)
     users, items, rows = Interner(), Interner(), 0
-    for _, buf in line_chunks(path):
-        spans, st, t, bad, truncated = scan_reviews(buf)
-        if bad >= 0 and not truncated:
-            raise line_error(path, buf, bad, rows + len(st) + 1,
-                             'expected a JSON object with "user_id", "business_id", "stars" '
-                             'and "date" ("YYYY-MM-DD HH:MM:SS")')
-        k = len(st)
-        for out, interner, col, what in ((user, users, 0, "user_id"), (item, items, 2, "business_id")):
-            raw = substrings(buf, spans[:, col], spans[:, col + 1])
-            out[rows:rows + k], first = interner.add(raw)
-            _check_new(path, buf, raw, first, spans[:, col], rows, what)
-        stars[rows:rows + k], ts[rows:rows + k] = st, t
-        rows += k
-        if bad >= 0:
-            _skip_truncated(path, rows + 1)
+    with shown_chunks(path, "parse") as chunks:
+        for _, buf in chunks:
+            spans, st, t, bad, truncated = scan_reviews(buf)
+            if bad >= 0 and not truncated:
+                raise line_error(path, buf, bad, rows + len(st) + 1,
+                                 'expected a JSON object with "user_id", "business_id", "stars" '
+                                 'and "date" ("YYYY-MM-DD HH:MM:SS")')
+            k = len(st)
+            for out, interner, col, what in ((user, users, 0, "user_id"), (item, items, 2, "business_id")):
+                raw = substrings(buf, spans[:, col], spans[:, col + 1])
+                out[rows:rows + k], first = interner.add(raw)
+                _check_new(path, buf, raw, first, spans[:, col], rows, what)
+            stars[rows:rows + k], ts[rows:rows + k] = st, t
+            rows += k
+            if bad >= 0:
+                _skip_truncated(path, rows + 1)
     if rows == 0:
         raise TinyBTError(f"{path}: no reviews found")
     user, item, stars, ts = user[:rows], item[:rows], stars[:rows], ts[:rows]

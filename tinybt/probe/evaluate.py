@@ -27,7 +27,7 @@ from tinybt.probe.pool import run_tasks
 from tinybt.probe.report import MAJORITY, POPULAR, format_markdown, write_results
 from tinybt.probe.retrieval import cosine_scorer, popularity_scorer, retrieval_metrics
 from tinybt.probe.stats import N_BOOT, bootstrap_ci
-from tinybt.run.progress import Progress
+from tinybt.progress import Progress
 
 OBJECTIVE_ROW = {"barlow": "Barlow Twins", "dual": "dual encoder"}
 RANDOM, BAG = "untrained encoder", "bag of items"

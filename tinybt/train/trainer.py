@@ -41,6 +41,7 @@ from tinybt.nn.embedding import embedding_grad, grad_array
 from tinybt.optim import Adam, AdamW
 from tinybt.optim.clip import clip_grad_norm
 from tinybt.optim.schedule import warmup_cosine
+from tinybt.progress import PLAIN_EVERY, Progress, duration, is_terminal
 from tinybt.run import checkpoint, lock, memory, run_dir
 from tinybt.run.config import TrainConfig, use_threads
 from tinybt.train import diagnostics, plots
@@ -178,13 +179,16 @@ class _Guard:
 
 
 class _Meter:
-    """The epoch's running means, its progress bar and its metrics row."""
+    """The epoch's running means, its step bar and its metrics row."""
 
     def __init__(self, cfg, progress, epoch, n_steps):
         self.cfg, self.epoch, self.n = cfg, epoch, n_steps
         self.loss, self.lr = 0.0, cfg.lr
         self.sums = dict.fromkeys(BT_PARTS if cfg.objective == "barlow" else (), 0.0)
-        self.bar = _progress(n_steps, f"epoch {epoch}/{cfg.epochs}", progress)
+        # the epoch line replaces the step bar; in a log that line suffices unless the epoch
+        # outlasts PLAIN_EVERY, while a terminal redraws the bar in place from the first step
+        self.bar = Progress(n_steps, f"epoch {epoch}/{cfg.epochs}", show=progress, transient=True,
+                            delay=0.0 if is_terminal(sys.stderr) else PLAIN_EVERY)
         self.t0 = time.perf_counter()
 
     def add(self, loss, parts, lr):
@@ -194,7 +198,7 @@ class _Meter:
         self.bar.update(1, _status(loss, parts))
 
     def row(self):
-        self.bar.render_finish()
+        self.bar.close()
         seconds = time.perf_counter() - self.t0
         row = {"epoch": self.epoch, "loss": self.loss / self.n} | {k: v / self.n for k, v in self.sums.items()}
         return row | {"lr": float(self.lr), "steps": self.n, "seconds": round(seconds, 3),
@@ -208,22 +212,22 @@ def _status(loss, parts):
     return s
 
 
-class _Quiet:
-    def update(self, n, status):
-        pass
-
-    def render_finish(self):
-        pass
+def time_left(times, remaining):
+    """Seconds the `remaining` epochs should take: the mean of the epoch times so far, leaving out
+    the first once there are others (it carries the Numba compilation of a cold cache)."""
+    return float(np.mean(times[1:] or times)) * remaining
 
 
-def _progress(n, label, show):
-    """A click progress bar on stderr showing the last step's loss (or a silent stand-in)."""
-    if not show:
-        return _Quiet()
-    import click
-
-    return click.progressbar(length=n, label=label, file=sys.stderr, show_pos=True,
-                             item_show_func=lambda s: s)
+def epoch_line(row, epochs, eta):
+    """The screen's line for a finished epoch, within 100 columns: the numbers worth watching
+    (the loss, BT's on/off-diagonal parts per projector dimension, the effective rank, time),
+    and `eta`, the seconds the remaining epochs should take. metrics.jsonl has the whole row."""
+    parts = [f"epoch {row['epoch']}/{epochs}", f"loss {row['loss']:.4g}"]
+    if "on_diag_per_p" in row:
+        parts += [f"on/P {row['on_diag_per_p']:.3g}", f"off/P {row['off_diag_per_p']:.3g}"]
+    s = row["seconds"]
+    parts += [f"eff_rank {row['eff_rank']:.4g}", f"{s:.1f}s" if s < 60 else duration(s), f"ETA {duration(eta)}"]
+    return "  ".join(parts)
 
 
 def training_rows(cfg, seqs):
@@ -320,8 +324,10 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
     diag_rows, final = diagnostics.sample_rows(run.seqs.rows("val"), run.cfg.seed), None
     if progress:
         echo(run.memory)
+    times = []                                  # wall seconds of this call's epochs, for the ETA
     with run.lock:                               # released on return and on error; the OS drops it on a crash
         while run.epoch < run.cfg.epochs:
+            t0 = time.perf_counter()
             # one BLAS thread: a second one waits for a core Numba's threads hold (benchmarks/bench_step.py)
             with threadpool_limits(1, user_api="blas"):
                 row = run_epoch(run, progress)
@@ -334,7 +340,8 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
                             run.rng, run.epoch, row)
             run_dir.append_metrics(run.path, row)
             if progress:
-                echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+                times.append(time.perf_counter() - t0)
+                echo(epoch_line(row, run.cfg.epochs, time_left(times, run.cfg.epochs - run.epoch)))
         if final is not None:                   # this call trained at least one epoch
             for f in plots.write_diagnostics(run.path, run_dir.read_metrics(run.path), final):
                 if progress:
