@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
 
 from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, check_ratings, default_tasks, make_labels
 from tinybt.errors import TinyBTError
@@ -134,30 +135,45 @@ def _probe_task(shared, task, tick):
 
 def _probes(arms, labels, split, tasks, kw, jobs, echo):
     """Every (arm, run, task) probe, on `jobs` processes, under one progress bar of rows fitted.
-    -> {task: {arm: [probe output per run]} or "skipped: ..."}."""
-    work = [(a, r, t) for t in tasks for a in arms for r in range(len(arms[a]))]
+    Each label fraction is a worker task of its own (probe() draws every fraction's subsets from
+    its own seeds, so the parts make the whole), handed out costliest first so that the
+    processes finish together. -> {task: {arm: [probe output per run]} or "skipped: ..."}."""
+    probes = [(a, r, t) for t in tasks for a in arms for r in range(len(arms[a]))]
     shared = {f"{a}/{r}": arms[a][r]["features"] for a in arms for r in range(len(arms[a]))}
     shared |= {f"labels/{t}": labels[t] for t in tasks} | {"split": split}
-    names = [f"({a}, run {r + 1}, {t})" for a, r, t in work]
-    total = sum(probe_units(labels[t], split, **kw) for _, _, t in work)
+    parts = [(p, kw | {"label_fractions": (f,)}) for p in probes for f in kw["label_fractions"]]
+    units = [probe_units(labels[t], split, **pkw) for (_, _, t), pkw in parts]
+    order = sorted(range(len(parts)), key=lambda i: -units[i] * _cost_per_row(shared, parts[i][0], labels))
+    names = [f"({a}, run {r + 1}, {t}, {pkw['label_fractions'][0]:.0%} labels)" for (a, r, t), pkw in parts]
     running = {}
 
-    def on_tick(i, units):
-        running[i] = names[i]
-        bar.update(units, f"{len(running)} running: {' '.join(running.values())}"[:60])
+    def on_tick(i, n):
+        running[i] = names[order[i]]
+        bar.update(n, f"{len(running)} running: {' '.join(running.values())}"[:60])
 
     def on_done(i, _):
         running.pop(i, None)
-    with Progress(total, f"probes ({len(work)} on {jobs} process(es))", show=echo is not None) as bar:
-        done = run_tasks(_probe_task, shared, [(f"{a}/{r}", t, kw) for a, r, t in work], names, jobs,
-                         on_tick, on_done)
+    with Progress(sum(units), f"probes ({len(parts)} on {jobs} process(es))", show=echo is not None) as bar:
+        done = run_tasks(_probe_task, shared, [(f"{parts[i][0][0]}/{parts[i][0][1]}", parts[i][0][2], parts[i][1])
+                                               for i in order], [names[i] for i in order], jobs, on_tick, on_done)
+    result = dict(zip(order, done))
     out = {t: {a: [] for a in arms} for t in tasks}
-    for (a, _, t), res in zip(work, done):
-        if isinstance(res, str):
-            out[t] = res
+    n_fr = len(kw["label_fractions"])
+    for k, (a, _, t) in enumerate(probes):
+        res = [result[k * n_fr + i] for i in range(n_fr)]
+        if isinstance(res[0], str):
+            out[t] = res[0]
         elif isinstance(out[t], dict):
-            out[t][a].append(res)
+            out[t][a].append(res[0] | {"fractions": [fr for r in res for fr in r["fractions"]]})
     return out
+
+
+def _cost_per_row(shared, probe, labels):
+    """A fit's cost per labelled row, roughly: classes × nonzeros per row."""
+    a, r, t = probe
+    X = shared[f"{a}/{r}"]
+    width = X.nnz / max(X.shape[0], 1) if scipy.sparse.issparse(X) else X.shape[1]
+    return (int(labels[t].max()) + 1) * width
 
 
 def _retrieval(arms, seqs, users, echo):
