@@ -149,8 +149,10 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
               help="Item table: dense gradient and Adam, or the batch's rows and lazy Adam (large vocabularies).")
 @click.option("--augment", default=_T.augment, show_default=True,
               help="BT views: comma-separated ops, each op[:rate]; each view applies one of them, drawn "
-                   "uniformly. crop keeps a window of rate·L items, mask hides rate·L items, reorder "
-                   "shuffles a span of rate·L items. Example: --augment crop:0.5,mask:0.2 (no reorder).")
+                   "uniformly. crop keeps a window of rate·L items, mask hides rate·L scattered items, "
+                   "reorder shuffles a span of rate·L items, segment (opt-in, default rate 0.3) hides a "
+                   "span of rate·L items; hidden items become [MASK] (id V+1, a trained embedding row). "
+                   "Example: --augment crop:0.5,mask:0.2 (no reorder).")
 @click.option("--seed", type=int, default=_T.seed, show_default=True,
               help="Training randomness: initial weights, batch order, augmented views, next-item cut points.")
 @click.option("--split-seed", type=int, default=_T.split_seed, show_default=True,
