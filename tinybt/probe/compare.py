@@ -189,7 +189,8 @@ def format_compare(results, meta, plotted):
              "(paired bootstrap over users and pretraining seeds).", ""]
     fractions = meta["label_fractions"]
     for name, diffs in results["comparisons"].items():
-        lines += format_differences(diffs, fractions, f"{name} (accuracy, points)", label=lambda d: d["batch_size"])
+        lines += format_differences(diffs, fractions, f"{name} (accuracy, points)", results["probe"],
+                                    label=lambda d: d["batch_size"])
     if plotted:
         lines += [f"![{p}]({p})" for p in plotted] + [""]
     else:
