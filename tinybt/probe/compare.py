@@ -26,13 +26,14 @@ import json
 import math
 import time
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 from tinybt.atomic import atomic_open, write_text
 from tinybt.errors import TinyBTError
-from tinybt.probe.evaluate import BAG, BAG_WINDOW, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fractions, check_options, \
-    check_tasks, dataset_title, difference, encoder_run, projector_row, projector_run, reference_arms, score, \
-    summarise
+from tinybt.probe.evaluate import BAG, BAG_WINDOW, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fractions, \
+    check_options, check_tasks, dataset_title, difference, encoder_run, projector_row, projector_run, \
+    reference_arms, score, summarise
 from tinybt.probe import FOLDS, LABEL_FRACTIONS
 from tinybt.probe.report import MAJORITY, format_differences, format_probe_tables, format_retrieval, protocol_line
 from tinybt.run.config import LR, LR_BATCH
@@ -136,12 +137,7 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     arms |= reference_arms([replace(base, seed=s) for s in pretrain_seeds], seqs, enc)
     scores = score(arms, ds, seqs, tasks, fractions, seeds, split, folds, jobs, echo=echo)
     results = summarise(scores)
-    def bt(B):
-        return row_name("barlow", B)
-
-    def dual(B):
-        return row_name("dual", B)
-
+    bt, dual = partial(row_name, "barlow"), partial(row_name, "dual")
     pairs = (("Barlow Twins − dual encoder", bt, dual),
              (f"Barlow Twins − {BAG}", bt, lambda B: BAG),
              (f"Barlow Twins − {BAG_WINDOW}", bt, lambda B: BAG_WINDOW),
