@@ -1,4 +1,4 @@
-"""Augmentations: analytic properties of crop / mask / reorder on random padded batches."""
+"""Augmentations: analytic properties of crop / mask / reorder / segment on random padded batches."""
 
 import math
 from fractions import Fraction
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tinybt.data.augment import AugmentConfig, augment_batch, crop, mask, reorder
+from tinybt.data.augment import AugmentConfig, augment_batch, crop, mask, reorder, segment
 
 MASK = 99
 # rates on a 1/20 grid, so the exact rounding ceil/floor(rate * L) is known with Fractions
@@ -52,6 +52,26 @@ def test_mask_changes_exactly_floor_gamma_l_positions_to_mask(batch, gamma):
     assert (out[changed] == MASK).all()
     assert list(changed.sum(1)) == [math.floor(gamma * n) for n in lengths]
     assert_padded(out, new)
+
+
+@given(batches(), RATES)
+@settings(max_examples=150, deadline=None)
+def test_segment_masks_exactly_one_contiguous_span_of_floor_rho_l_items(batch, rho):
+    ids, lengths, seed = batch
+    out, new = segment(ids, lengths, np.random.default_rng(seed), float(rho), MASK)
+    again, _ = segment(ids, lengths, np.random.default_rng(seed), float(rho), MASK)
+    assert np.array_equal(out, again)                   # the seed fixes the span
+    assert np.array_equal(new, lengths) and out.shape == ids.shape
+    assert_padded(out, new)                             # padding untouched, lengths unchanged
+    for b, n in enumerate(lengths):
+        masked = np.flatnonzero(out[b] == MASK)
+        assert len(masked) == math.floor(rho * n)
+        if len(masked):
+            assert masked[-1] - masked[0] + 1 == len(masked) and masked[-1] < n   # one span, inside the row
+        keep = out[b] != MASK
+        assert np.array_equal(out[b, keep], ids[b, keep])      # everything else unchanged
+        if n == 1 and rho < 1:
+            assert np.array_equal(out[b], ids[b])
 
 
 @given(batches(), RATES)
@@ -106,12 +126,30 @@ def test_each_row_draws_one_op_and_length_one_survives():
     assert ((out == MASK).sum(1) == 10).all()
 
 
+def test_segment_is_opt_in_and_drawn_like_the_other_ops():
+    assert "segment" not in AugmentConfig().ops          # the default views stay crop / mask / reorder
+    ids = np.arange(1, 21)[None].repeat(400, 0)
+    lengths = np.full(400, 20)
+    cfg = AugmentConfig.parse("crop:0.6,mask:0.3,reorder:0.6,segment:0.25")
+    out, new = augment_batch(ids, lengths, np.random.default_rng(0), cfg, MASK)
+    n_mask = (out == MASK).sum(1)
+    first = np.argmax(out == MASK, axis=1)
+    # a segment row: 5 = floor(0.25 * 20) masks in one run; a mask row: 6 scattered ones
+    segmented = (n_mask == 5) & np.array([(r[f:f + 5] == MASK).all() for r, f in zip(out, first)])
+    assert 60 < segmented.sum() < 140 and (new[segmented] == 20).all()
+    assert ((n_mask == 0) | (n_mask == 5) | (n_mask == 6)).all()
+
+
 def test_config_parsing():
     cfg = AugmentConfig.parse("crop:0.5, reorder")
     assert cfg.ops == ("crop", "reorder") and cfg.crop == 0.5 and cfg.reorder == 0.6
     assert AugmentConfig.parse(str(AugmentConfig())) == AugmentConfig()
+    assert str(AugmentConfig()) == "crop:0.6,mask:0.3,reorder:0.6"
+    seg = AugmentConfig.parse("segment:0.4,mask")
+    assert seg.ops == ("segment", "mask") and seg.segment == 0.4 and str(seg) == "segment:0.4,mask:0.3"
     for bad, msg in [("crop:x", "bad rate 'x'"), ("shuffle:0.2", "bad augmentation 'shuffle"),
                      ("crop,crop", "bad augmentation 'crop'"), ("", "bad augmentation"),
-                     ("crop:1.5", "crop rate"), ("mask:-0.1", "mask rate")]:
+                     ("crop:1.5", "crop rate"), ("mask:-0.1", "mask rate"),
+                     ("segment:1.2", "segment rate"), ("segments:0.2", "bad augmentation 'segments")]:
         with pytest.raises(ValueError, match=msg):
             AugmentConfig.parse(bad)

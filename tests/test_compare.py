@@ -9,7 +9,7 @@ import pytest
 from tinybt.cli import main
 from tinybt.probe.compare import PLOTS, format_compare, format_robustness, plot, row_name, scaled_lr
 from tinybt.errors import TinyBTError
-from tinybt.probe.evaluate import BAG, RANDOM
+from tinybt.probe.evaluate import BAG, BAG_WINDOW, RANDOM, projector_row
 from tinybt.run.config import TrainConfig, default_lr
 from tinybt.data.views import history_lengths
 from tinybt.train.trainer import load_sequences
@@ -41,7 +41,9 @@ def test_every_objective_batch_size_and_seed_is_trained_and_probed(compared):
     assert [(r["objective"], r["batch_size"], r["seed"]) for r in runs] == \
         [(o, b, s) for o in ("barlow", "dual") for b in (32, 64) for s in (0, 1)]
     rows = res["results"]["probe"]["mainstream"]["rows"]
-    assert set(rows) == {row_name(o, b) for o in ("barlow", "dual") for b in (32, 64)} | {RANDOM, BAG, "majority"}
+    assert set(rows) == {row_name(o, b) for o in ("barlow", "dual") for b in (32, 64)} | \
+        {projector_row(row_name("barlow", b)) for b in (32, 64)} | {RANDOM, BAG, BAG_WINDOW, "majority"}
+    assert rows[projector_row(row_name("barlow", 64))]["runs"] == 2 and rows[BAG_WINDOW]["runs"] == 1
     assert rows[row_name("barlow", 32)]["runs"] == 2 and rows[RANDOM]["runs"] == 2 and rows[BAG]["runs"] == 1
     md = (out / "compare.md").read_text()
     for name in rows:
@@ -70,7 +72,11 @@ def test_every_run_sees_the_same_examples(compared):
 def test_difference_tables_are_paired_barlow_minus_the_others(compared):
     out, res = compared
     comps = res["results"]["comparisons"]
-    assert list(comps) == ["Barlow Twins − dual encoder", f"Barlow Twins − {BAG}", f"Barlow Twins − {RANDOM}"]
+    assert list(comps) == ["Barlow Twins − dual encoder", f"Barlow Twins − {BAG}", f"Barlow Twins − {BAG_WINDOW}",
+                           f"Barlow Twins − {RANDOM}", "Barlow Twins projector output − dual encoder"]
+    assert [(d["a"], d["b"]) for d in comps["Barlow Twins projector output − dual encoder"]] == \
+        [(projector_row(row_name("barlow", B)), row_name("dual", B)) for B in (32, 64)]
+    assert all(d["recall"] is None for d in comps["Barlow Twins projector output − dual encoder"])
     md = (out / "compare.md").read_text()
     rows = res["results"]["probe"]["mainstream"]["rows"]
     for d in comps["Barlow Twins − dual encoder"]:

@@ -16,7 +16,7 @@ from tinybt.cli import main
 from tinybt.data.fingerprint import fingerprint
 from tinybt.data.labels import make_labels
 from tinybt.errors import TinyBTError
-from tinybt.probe.evaluate import BAG, RANDOM, check_tasks
+from tinybt.probe.evaluate import BAG, BAG_WINDOW, RANDOM, check_tasks
 from tinybt.probe.folds import pool_mask, stratified_folds
 from tinybt.probe.report import POPULAR
 from tinybt.run import checkpoint, run_dir
@@ -26,6 +26,7 @@ from tinybt.train.trainer import encoder_config, init_model, load_sequences
 from train_helpers import run_cli
 
 TASKS = "favorite_genre,mainstream"
+BT, PROJ = "Barlow Twins (gru)", "Barlow Twins (gru) projector output"
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +59,13 @@ def test_probe_writes_json_and_markdown_with_reference_rows(probed):
     probes = res["results"]["probe"]
     assert list(probes) == TASKS.split(",")
     for task in probes.values():
-        assert set(task["rows"]) == {"Barlow Twins (gru)", RANDOM, BAG, "majority"}
+        assert set(task["rows"]) == {BT, PROJ, RANDOM, BAG, BAG_WINDOW, "majority"}
         assert task["folds"] == 4 and [f["fraction"] for f in task["fractions"]] == [0.1, 1.0]
         for row in task["rows"].values():
             for cell in row["cells"]:
                 for ci in (cell["accuracy"], cell["balanced"]):
                     assert 0 <= ci["lo"] <= ci["mean"] <= ci["hi"] <= 1
-    for name, n in (("Barlow Twins (gru)", 3), (RANDOM, 3), (BAG, 2), ("majority", 2), (POPULAR, 1)):
+    for name, n in ((BT, 3), (PROJ, 2), (RANDOM, 3), (BAG, 2), (BAG_WINDOW, 2), ("majority", 2), (POPULAR, 1)):
         assert md.count(f"| {name} |") == n          # one line per task table (+ retrieval for encoders)
     assert set(res["results"]["retrieval"]) == {"Barlow Twins (gru)", RANDOM, POPULAR}
     assert "4-fold stratified CV" in md and "pretrained on every user's history" in md
@@ -76,7 +77,10 @@ def test_untrained_run_equals_the_untrained_encoder_row(probed):
     for task in res["probe"].values():
         assert task["rows"]["Barlow Twins (gru)"] == task["rows"][RANDOM]
         assert task["rows"][BAG] != task["rows"][RANDOM]
+        assert task["rows"][BAG] != task["rows"][BAG_WINDOW]        # max_len 12 < most synthetic histories
     assert res["retrieval"]["Barlow Twins (gru)"] == res["retrieval"][RANDOM]
+    assert [(d["a"], d["b"]) for d in res["differences"]] == \
+        [(BT, BAG), (BT, BAG_WINDOW), (BT, RANDOM), (PROJ, BT)]
     diff = next(d for d in res["differences"] if d["b"] == RANDOM)
     for cells in diff["probe"].values():
         assert all(c == {"mean": 0.0, "lo": 0.0, "hi": 0.0} for c in cells)

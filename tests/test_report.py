@@ -49,6 +49,29 @@ def test_markdown_has_one_table_per_task_with_intervals_a_majority_row_and_skipp
     assert "| genre | +2.0 [+1.0, +3.0] **ahead** | -1.0 [-2.0, +0.5] |" in diff
 
 
+def test_cells_where_every_row_overlaps_the_majority_class_say_so():
+    # 1 % labels: both arms' intervals overlap the majority's (one from below, one from above);
+    # 100 %: Barlow Twins clears it, so that column ranks as usual
+    age = _task({"Barlow Twins": [((0.36, 0.33, 0.39), (0.2, 0.18, 0.22)), ((0.45, 0.43, 0.47), (0.3, 0.28, 0.32))],
+                 "bag of items": [((0.34, 0.31, 0.351), (0.19, 0.17, 0.21)), ((0.36, 0.34, 0.38), (0.2, 0.18, 0.22))],
+                 "majority": [((0.35, 0.351, 0.36), (0.14, 0.14, 0.14)), ((0.35, 0.34, 0.36), (0.14, 0.14, 0.14))]})
+    diff = {"a": "Barlow Twins", "b": "bag of items", "recall": None,
+            "probe": {"age": [_ci(0.02, 0.01, 0.03), _ci(0.09, 0.07, 0.11)]}}
+    md = format_markdown({"probe": {"age": age}, "retrieval": {}, "retrieval_users": 0, "differences": [diff]}, META)
+    table = md.split("### age")[1]
+    assert "| Barlow Twins | 3 | 36.0 [33.0, 39.0] ≈ majority | 20.0 [18.0, 22.0] | 45.0 [43.0, 47.0] | 30.0" in table
+    assert "| bag of items | 3 | 34.0 [31.0, 35.1] ≈ majority | 19.0 [17.0, 21.0] | 36.0 [34.0, 38.0] | 20.0" in table
+    assert "| majority | 3 | 35.0 [35.1, 36.0] | 14.0" in table
+    assert "≈ majority (1 % labels): every row's accuracy interval overlaps the majority class's" in table
+    differences = md.split("### Barlow Twins − bag of items")[1].split("### age")[0]
+    assert "| age | +2.0 [+1.0, +3.0] **ahead** (≈ majority) | +9.0 [+7.0, +11.0] **ahead** |" in differences
+    assert "(≈ majority): both rows' accuracy intervals overlap the majority class's" in differences
+    # one arm clear of the majority at 1 % too: nothing is marked
+    age["rows"]["Barlow Twins"]["cells"][0]["accuracy"] = _ci(0.40, 0.37, 0.43)
+    md = format_markdown({"probe": {"age": age}, "retrieval": {}, "retrieval_users": 0, "differences": [diff]}, META)
+    assert "≈ majority" not in md
+
+
 def test_write_results_writes_both_files_and_no_temporaries(tmp_path):
     json_path, md_path = write_results(tmp_path, RESULTS, META)
     assert json.loads(json_path.read_text()) == {"meta": META, "results": RESULTS}

@@ -117,6 +117,19 @@ def golden_list():
 _T = TrainConfig()      # train's flag defaults are the config's field defaults
 
 
+class _IntOrAll(click.ParamType):
+    """An integer, or the word "all" (TrainConfig.validate resolves it)."""
+    name = "INTEGER|all"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "all":
+            return value
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"expected an integer or all, got {value!r}", param, ctx)
+
+
 @cli.command()
 @click.option("--dataset", default=_T.dataset, show_default=True,
               help="ml-1m, ml-20m, ml-100k (downloaded into $TINYBT_HOME, default ~/.cache/tinybt), "
@@ -128,7 +141,9 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
 @click.option("--encoder", type=click.Choice(["gru", "transformer"]), default=_T.encoder, show_default=True)
 @click.option("--epochs", type=int, default=_T.epochs, show_default=True)
 @click.option("--batch-size", type=int, default=_T.batch_size, show_default=True)
-@click.option("--max-len", type=int, default=_T.max_len, show_default=True, help="History items the encoder sees.")
+@click.option("--max-len", type=_IntOrAll(), default=_T.max_len, show_default=True,
+              help="History items the encoder sees (the last ones); all: the longest history in the data, "
+                   "resolved to its number in config.json.")
 @click.option("--dim", type=int, default=_T.dim, show_default=True, help="User vector / item embedding size D.")
 @click.option("--layers", type=int, default=_T.layers, show_default=True, help="Transformer blocks.")
 @click.option("--heads", type=int, default=_T.heads, show_default=True, help="Attention heads (divide --dim).")
@@ -149,8 +164,10 @@ _T = TrainConfig()      # train's flag defaults are the config's field defaults
               help="Item table: dense gradient and Adam, or the batch's rows and lazy Adam (large vocabularies).")
 @click.option("--augment", default=_T.augment, show_default=True,
               help="BT views: comma-separated ops, each op[:rate]; each view applies one of them, drawn "
-                   "uniformly. crop keeps a window of rate·L items, mask hides rate·L items, reorder "
-                   "shuffles a span of rate·L items. Example: --augment crop:0.5,mask:0.2 (no reorder).")
+                   "uniformly. crop keeps a window of rate·L items, mask hides rate·L scattered items, "
+                   "reorder shuffles a span of rate·L items, segment (opt-in, default rate 0.3) hides a "
+                   "span of rate·L items; hidden items become [MASK] (id V+1, a trained embedding row). "
+                   "Example: --augment crop:0.5,mask:0.2 (no reorder).")
 @click.option("--seed", type=int, default=_T.seed, show_default=True,
               help="Training randomness: initial weights, batch order, augmented views, next-item cut points.")
 @click.option("--split-seed", type=int, default=_T.split_seed, show_default=True,

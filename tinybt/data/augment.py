@@ -1,21 +1,29 @@
-"""Sequence augmentations for the two Barlow Twins views (CL4SRec's crop / mask / reorder).
+"""Sequence augmentations for the two Barlow Twins views (CL4SRec's crop / mask / reorder,
+and segment masking, which the paper's patent family names beside masking and permutation).
 
 All work on a right-padded batch ids (B, T) with lengths (B,) and are vectorised over the
 batch: every random choice is drawn up front from the NumPy Generator, so a seed fixes the
 views. For a row of length L (our documented rounding; 1e-9 absorbs float error such as
 0.3 * 10 = 3.0000000000000004):
-- crop(eta):    keep a random contiguous window of ceil(eta·L) items, moved to the front;
-- mask(gamma):  replace floor(gamma·L) distinct random positions by [MASK];
-- reorder(beta): shuffle a random contiguous span of floor(beta·L) items.
-A length-1 row survives every op unchanged. Padding stays padding, and the valid prefix
-never contains 0.
+- crop(eta):       keep a random contiguous window of ceil(eta·L) items, moved to the front;
+- mask(gamma):     replace floor(gamma·L) distinct random positions by [MASK];
+- reorder(beta):   shuffle a random contiguous span of floor(beta·L) items;
+- segment(rho):    replace a random contiguous span of floor(rho·L) items by [MASK].
+
+[MASK] is item id V+1 (`Sequences.mask_id`; 0 is padding, 1..V the items). It is an
+ordinary row of the item embedding table, trained like any item whenever a view contains
+it, and never a retrieval candidate (items are 1..V). mask and segment keep every length:
+a masked item still occupies its step. Padding stays padding and the valid prefix never
+contains 0; at rates below 1 a length-1 row survives every op unchanged (floor(rate·1) = 0,
+and crop keeps at least one item).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-OPS = ("crop", "mask", "reorder")
+OPS = ("crop", "mask", "reorder", "segment")
+DEFAULT_OPS = OPS[:3]        # segment is opt-in: the default views (and the goldens) predate it
 _EPS = 1e-9
 
 
@@ -24,14 +32,15 @@ class AugmentConfig:
     crop: float = 0.6
     mask: float = 0.3
     reorder: float = 0.6
-    ops: tuple = OPS          # the enabled ops; each view draws one of them uniformly
+    segment: float = 0.3
+    ops: tuple = DEFAULT_OPS  # the enabled ops; each view draws one of them uniformly
 
     def __post_init__(self):
         if not self.ops or any(op not in OPS for op in self.ops):
             raise ValueError(f"augmentations must be a non-empty subset of {OPS}, got {self.ops}")
         if not 0 < self.crop <= 1:
             raise ValueError(f"crop rate must be in (0, 1], got {self.crop}")
-        for op in ("mask", "reorder"):
+        for op in OPS[1:]:
             if not 0 <= getattr(self, op) <= 1:
                 raise ValueError(f"{op} rate must be in [0, 1], got {getattr(self, op)}")
 
@@ -78,12 +87,25 @@ def mask(ids, lengths, rng, gamma, mask_id):
     return np.where(rank < n_mask[:, None], mask_id, ids), lengths.copy()
 
 
-def reorder(ids, lengths, rng, beta):
-    """Shuffle a random contiguous span of floor(beta·L) items per row."""
-    span = np.floor(beta * lengths + _EPS).astype(np.int64)
+def _span(ids, lengths, rng, rate):
+    """A random contiguous span of floor(rate·L) valid positions per row
+    -> first (B,), span (B,), inside (B, T) bool."""
+    span = np.floor(rate * lengths + _EPS).astype(np.int64)
     first = (rng.random(len(ids)) * (lengths - span + 1)).astype(np.int64)
     t = np.arange(ids.shape[1])
-    inside = (t >= first[:, None]) & (t < (first + span)[:, None])
+    return first, span, (t >= first[:, None]) & (t < (first + span)[:, None])
+
+
+def segment(ids, lengths, rng, rho, mask_id):
+    """Replace a random contiguous span of floor(rho·L) items per row by mask_id."""
+    _, _, inside = _span(ids, lengths, rng, rho)
+    return np.where(inside, mask_id, ids), lengths.copy()
+
+
+def reorder(ids, lengths, rng, beta):
+    """Shuffle a random contiguous span of floor(beta·L) items per row."""
+    first, span, inside = _span(ids, lengths, rng, beta)
+    t = np.arange(ids.shape[1])
     # positions outside the span sort by their own index; inside, by first + U[0, span),
     # which lands them (in random order) exactly on the span's slots
     key = np.where(inside, first[:, None] + rng.random(ids.shape) * span[:, None], t)
@@ -104,6 +126,8 @@ def augment_batch(ids, lengths, rng, config, mask_id):
             out[r], out_len[r] = crop(ids[r], out_len[r], rng, config.crop)
         elif op == "mask":
             out[r], out_len[r] = mask(ids[r], out_len[r], rng, config.mask, mask_id)
+        elif op == "segment":
+            out[r], out_len[r] = segment(ids[r], out_len[r], rng, config.segment, mask_id)
         else:
             out[r], out_len[r] = reorder(ids[r], out_len[r], rng, config.reorder)
     return out[:, :out_len.max(initial=0)], out_len

@@ -2,7 +2,8 @@
 
 Both objectives see one example per train user per epoch:
 - Barlow Twins: the user's history (last max_len items), augmented twice
-  (each view draws one of crop / mask / reorder, see tinybt.data.augment).
+  (each view draws one enabled op: crop / mask / reorder by default, segment on
+  request; see tinybt.data.augment).
 - Dual encoder: a random cut point t in [1, L−1] of the user's history of
   length L; the prefix is the last max_len items before t, the target the item
   at t. Users with L < 2 have no such pair and sit the dual objective out.

@@ -13,7 +13,8 @@ so the seed-to-seed spread enters every interval (stats.py's two-level bootstrap
 Then every run and the reference rows are evaluated on identical folds and label subsets
 (evaluate.py; the untrained encoder has one run per pretraining seed, from the parameters
 those runs started from: both objectives draw the encoder first from the seed), and
-the paired differences BT − dual, BT − bag of items and BT − untrained get 95 % intervals.
+the paired differences BT − dual, BT − bag of items (whole history, and the last max_len items
+the encoder sees), BT − untrained and BT's projector output − dual get 95 % intervals.
 OUT/compare.json, OUT/compare.md and, when matplotlib is importable,
 OUT/accuracy_vs_batch.png and OUT/accuracy_vs_labels.png (with --split val: the same
 names ending in -val, so tuning never overwrites the test results). Each run keeps its folder
@@ -25,12 +26,14 @@ import json
 import math
 import time
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 from tinybt.atomic import atomic_open, write_text
 from tinybt.errors import TinyBTError
-from tinybt.probe.evaluate import BAG, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fractions, check_options, \
-    check_tasks, dataset_title, difference, encoder_run, reference_arms, score, summarise
+from tinybt.probe.evaluate import BAG, BAG_WINDOW, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fractions, \
+    check_options, check_tasks, dataset_title, difference, encoder_run, projector_row, projector_run, \
+    reference_arms, score, summarise
 from tinybt.probe import FOLDS, LABEL_FRACTIONS
 from tinybt.probe.report import MAJORITY, format_differences, format_probe_tables, format_retrieval, protocol_line
 from tinybt.run.config import LR, LR_BATCH
@@ -126,17 +129,22 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     data = fingerprint(ds)
     for r in runs:
         run_dir.check_data(r["run_dir"], data)      # a reused run trained on other data has other vectors
-        params = checkpoint.load(Path(r["run_dir"]) / run_dir.CHECKPOINT)[0]
-        arms.setdefault(row_name(r["objective"], r["batch_size"]), []).append(encoder_run(params, enc, seqs))
+        params, buffers = checkpoint.load(Path(r["run_dir"]) / run_dir.CHECKPOINT)[:2]
+        row = row_name(r["objective"], r["batch_size"])
+        arms.setdefault(row, []).append(encoder_run(params, enc, seqs))
+        if r["objective"] == "barlow":
+            arms.setdefault(projector_row(row), []).append(projector_run(params, buffers, enc, seqs))
     arms |= reference_arms([replace(base, seed=s) for s in pretrain_seeds], seqs, enc)
     scores = score(arms, ds, seqs, tasks, fractions, seeds, split, folds, jobs, echo=echo)
     results = summarise(scores)
-    bt = {B: row_name("barlow", B) for B in batch_sizes}
-    results["comparisons"] = {
-        name: [difference(scores, bt[B], other(B)) | {"batch_size": B} for B in batch_sizes]
-        for name, other in (("Barlow Twins − dual encoder", lambda B: row_name("dual", B)),
-                            (f"Barlow Twins − {BAG}", lambda B: BAG),
-                            (f"Barlow Twins − {RANDOM}", lambda B: RANDOM))}
+    bt, dual = partial(row_name, "barlow"), partial(row_name, "dual")
+    pairs = (("Barlow Twins − dual encoder", bt, dual),
+             (f"Barlow Twins − {BAG}", bt, lambda B: BAG),
+             (f"Barlow Twins − {BAG_WINDOW}", bt, lambda B: BAG_WINDOW),
+             (f"Barlow Twins − {RANDOM}", bt, lambda B: RANDOM),
+             ("Barlow Twins projector output − dual encoder", lambda B: projector_row(bt(B)), dual))
+    results["comparisons"] = {name: [difference(scores, a(B), b(B)) | {"batch_size": B} for B in batch_sizes]
+                              for name, a, b in pairs}
     meta = {"settings": asdict(base), "dataset": dataset_title(ds), "batch_sizes": batch_sizes,
             "lr_rule": (f"{LR:g}·√(B/{LR_BATCH}) (the default)" if settings.get("lr") is None
                         else f"{base.lr:g} (scaling: {lr_scaling})"),
@@ -177,7 +185,8 @@ def format_compare(results, meta, plotted):
              "(paired bootstrap over users and pretraining seeds).", ""]
     fractions = meta["label_fractions"]
     for name, diffs in results["comparisons"].items():
-        lines += format_differences(diffs, fractions, f"{name} (accuracy, points)", label=lambda d: d["batch_size"])
+        lines += format_differences(diffs, fractions, f"{name} (accuracy, points)", results["probe"],
+                                    label=lambda d: d["batch_size"])
     if plotted:
         lines += [f"![{p}]({p})" for p in plotted] + [""]
     else:
@@ -237,7 +246,7 @@ def plot(results, meta, out):
     last = len(fractions) - 1
     colors = {"barlow": "tab:blue", "dual": "tab:red"}
     styles = ["-", "--", ":", "-."]
-    refs = ((BAG, "tab:green"), (RANDOM, "tab:gray"))
+    refs = ((BAG, "tab:green"), (BAG_WINDOW, "tab:olive"), (RANDOM, "tab:gray"))
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):

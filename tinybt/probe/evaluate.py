@@ -2,9 +2,12 @@
 
 An ARM is a row of the tables: one or more runs (pretraining seeds), each giving user
 vectors (and, for encoders, the item embedding table used for retrieval):
-  <objective> (<encoder>)  the trained run(s)
+  <objective> (<encoder>)  the trained run(s): the encoder output (the default user vector)
+  ... projector output     Barlow Twins runs also: the encoder output through the projector in
+                           evaluation mode (models/encode_projector.py; no retrieval: P ≠ D)
   untrained encoder        the same architecture with the parameters a run started from
-  bag of items             log1p counts of the history items (no retrieval: no item vectors)
+  bag of items             log1p counts of the whole history's items (no retrieval: no item vectors)
+  bag of items (last max_len)  the same over the window the encoder sees: equal information
   majority                 most frequent class of each labelled subset (from the probes)
   most popular             retrieval only: items ranked by their count in all histories
 Every arm is probed on the same folds and label subsets (linear_probe.py), so any two
@@ -31,7 +34,7 @@ from tinybt.probe.stats import N_BOOT, bootstrap_ci
 from tinybt.progress import Progress
 
 OBJECTIVE_ROW = {"barlow": "Barlow Twins", "dual": "dual encoder"}
-RANDOM, BAG = "untrained encoder", "bag of items"
+RANDOM, BAG, BAG_WINDOW = "untrained encoder", "bag of items", "bag of items (last max_len)"
 PRETRAIN_TEXT = {"all": "pretrained on every user's history (no future window, no label)",
                  "train": "pretrained on the train users only (held-out users)"}
 
@@ -115,13 +118,31 @@ def encoder_run(params, enc, seqs):
     return {"features": encode_users(params, enc, seqs), "items": params["item_emb.weight"]}
 
 
+def projector_row(row):
+    """The arm of a Barlow Twins row's projector outputs."""
+    return f"{row} projector output"
+
+
+def projector_run(params, buffers, enc, seqs):
+    """One run of a projector-output arm (its vectors are P-dimensional: no item table to rank)."""
+    from tinybt.models.encode_projector import project_users
+
+    return {"features": project_users(params, buffers, enc, seqs), "items": None}
+
+
+def bag_arms(seqs):
+    """{bag of items: the whole history, bag of items (last max_len): the items the encoder sees
+    (seqs' history window)}, one run each."""
+    parts = {BAG: (seqs.seen_values, seqs.seen_offsets), BAG_WINDOW: (seqs.hist_values, seqs.hist_offsets)}
+    return {name: [{"features": bag_of_items(v, o, seqs.n_items), "items": None}] for name, (v, o) in parts.items()}
+
+
 def reference_arms(cfgs, seqs, enc):
-    """{untrained encoder: one run per config (its init seed), bag of items: one run}."""
+    """{untrained encoder: one run per config (its init seed)} and the two bag-of-items arms."""
     from tinybt.train.trainer import init_model
 
     untrained = [encoder_run(init_model(c, enc, np.random.default_rng(c.seed))[0], enc, seqs) for c in cfgs]
-    return {RANDOM: untrained,
-            BAG: [{"features": bag_of_items(seqs.hist_values, seqs.hist_offsets, seqs.n_items), "items": None}]}
+    return {RANDOM: untrained} | bag_arms(seqs)
 
 
 def _probe_task(shared, task, tick):
@@ -276,6 +297,7 @@ def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="
              jobs=1, echo=None):
     """Probe run folder `path`; writes results.json/.md (results-val.* for split="val").
     Returns (results, markdown)."""
+    from tinybt.run import checkpoint, run_dir
     from tinybt.train.embed import load_run
 
     check_options(seeds, split, folds, jobs)
@@ -285,10 +307,16 @@ def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="
     cfg, ds, seqs, enc, params = load_run(path)
     tasks = check_tasks(tasks, ds)
     row = f"{OBJECTIVE_ROW[cfg.objective]} ({cfg.encoder})"
-    arms = {row: [encoder_run(params, enc, seqs)]} | reference_arms([cfg], seqs, enc)
+    arms = {row: [encoder_run(params, enc, seqs)]}
+    pairs = [(row, b) for b in (BAG, BAG_WINDOW, RANDOM)]
+    if cfg.objective == "barlow":
+        buffers = checkpoint.load(path / run_dir.CHECKPOINT)[1]      # load_run keeps the params only
+        arms[projector_row(row)] = [projector_run(params, buffers, enc, seqs)]
+        pairs.append((projector_row(row), row))
+    arms |= reference_arms([cfg], seqs, enc)
     scores = score(arms, ds, seqs, tasks, label_fractions, seeds, split, folds, jobs, echo=echo)
     results = summarise(scores)
-    results["differences"] = [difference(scores, row, b) for b in (BAG, RANDOM)]
+    results["differences"] = [difference(scores, a, b) for a, b in pairs]
     seconds = round(time.perf_counter() - t0, 1)
     title = f"{path.name}: {dataset_title(ds)}, {split} pool"
     meta = {"run_dir": str(path), "dataset": dataset_title(ds), "split": split, "folds": folds, "tasks": tasks,

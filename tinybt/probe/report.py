@@ -3,6 +3,11 @@
 `results` is evaluate.summarise's output: per task the rows (arms, then "majority")
 with accuracy and balanced accuracy and their 95 % intervals per label fraction, and
 per arm Recall@10 / NDCG@10; "differences" holds paired a − b intervals.
+
+"≈ majority": at a label fraction where every arm's accuracy interval overlaps the majority
+class's, no arm is distinguishable from predicting the majority class, and ranking the arms
+would rank noise. The task table marks that column, and a difference table marks a cell
+whose two arms both overlap the majority class's interval.
 """
 
 import json
@@ -12,6 +17,7 @@ from tinybt.atomic import write_text
 
 MAJORITY = "majority"
 POPULAR = "most popular"
+AT_MAJORITY = "≈ majority"
 
 
 def _pct(ci):
@@ -23,6 +29,16 @@ def _diff(ci):
 
     mark = verdict(ci)
     return f"{100 * ci['mean']:+.1f} [{100 * ci['lo']:+.1f}, {100 * ci['hi']:+.1f}]" + (f" **{mark}**" if mark else "")
+
+
+def at_majority(task, i, arms):
+    """Every arm's accuracy interval at fraction i overlaps the majority row's (False if an arm
+    is not in the task's rows). task: one task of results["probe"]."""
+    rows = task.get("rows", {})
+    if MAJORITY not in rows or not all(a in rows for a in arms):
+        return False
+    m = rows[MAJORITY]["cells"][i]["accuracy"]
+    return all(c["lo"] <= m["hi"] and m["lo"] <= c["hi"] for c in (rows[a]["cells"][i]["accuracy"] for a in arms))
 
 
 def fraction_label(f):
@@ -51,9 +67,15 @@ def format_probe_tables(results):
                               for f in fr) + ".", "",
                   "| model | runs | " + " | ".join(f"{fraction_label(f['fraction'])}: acc % | bal. acc %" for f in fr) + " |",
                   "|---|---:|" + "---:|---:|" * len(fr)]
+        flat = [at_majority(res, i, [a for a in res["rows"] if a != MAJORITY]) for i in range(len(fr))]
         for name, row in res["rows"].items():
-            cells = [f"{_pct(c['accuracy'])} | {_pct(c['balanced'])}" for c in row["cells"]]
+            marks = [f" {AT_MAJORITY}" if f and name != MAJORITY else "" for f in flat]
+            cells = [f"{_pct(c['accuracy'])}{m} | {_pct(c['balanced'])}" for c, m in zip(row["cells"], marks)]
             lines.append(f"| {name} | {row['runs']} | " + " | ".join(cells) + " |")
+        if any(flat):
+            lines += ["", f"{AT_MAJORITY} ({', '.join(fraction_label(f['fraction']) for f, x in zip(fr, flat) if x)}): "
+                      "every row's accuracy interval overlaps the majority class's, so no row is distinguishable "
+                      "from predicting the majority class there; do not rank them."]
         lines.append("")
     return lines
 
@@ -69,19 +91,29 @@ def format_retrieval(results):
     return lines + [""]
 
 
-def format_differences(diffs, fractions, title, label=None):
+def format_differences(diffs, fractions, title, probe, label=None):
     """Paired a − b accuracy differences, points: one row per (task, diff), one column per fraction.
-    `label(diff)` names the extra column (e.g. the batch size)."""
+    probe: results["probe"], to mark the cells where both arms are ≈ majority. `label(diff)` names
+    the extra column (e.g. the batch size)."""
     lines = [f"### {title}", "",
              "| task |" + (" batch |" if label else "") + " " + " | ".join(fraction_label(f) for f in fractions) + " |",
              "|---|" + ("---:|" if label else "") + "---:|" * len(fractions)]
     tasks = list(dict.fromkeys(t for d in diffs for t in d["probe"]))
+    marked = False
     for task in tasks:
         for d in diffs:
             cells = d["probe"][task]
             extra = f" {label(d)} |" if label else ""
-            body = " | ".join(_diff(c) for c in cells) if not isinstance(cells, str) else f"{cells}" + " |" * (len(fractions) - 1)
+            if isinstance(cells, str):
+                body = f"{cells}" + " |" * (len(fractions) - 1)
+            else:
+                flat = [at_majority(probe.get(task, {}), i, (d["a"], d["b"])) for i in range(len(cells))]
+                marked |= any(flat)
+                body = " | ".join(_diff(c) + (f" ({AT_MAJORITY})" if f else "") for c, f in zip(cells, flat))
             lines.append(f"| {task} |{extra} {body} |")
+    if marked:
+        lines += ["", f"({AT_MAJORITY}): both rows' accuracy intervals overlap the majority class's; the "
+                  "difference is between two rows that predict no better than the class balance."]
     recall = [d for d in diffs if d["recall"] is not None]
     if recall:
         lines += ["", "| Recall@10 difference |" + (" batch |" if label else "") + " points |",
@@ -96,7 +128,8 @@ def format_markdown(results, meta, title=None):
     lines = [f"## {title}", ""] if title else []
     lines += [protocol_line(meta), ""]
     for d in results.get("differences", []):
-        lines += format_differences([d], meta["label_fractions"], f"{d['a']} − {d['b']} (accuracy, points)")
+        lines += format_differences([d], meta["label_fractions"], f"{d['a']} − {d['b']} (accuracy, points)",
+                                    results["probe"])
     lines += format_probe_tables(results) + format_retrieval(results)
     return "\n".join(lines)
 

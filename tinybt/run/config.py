@@ -38,7 +38,7 @@ class TrainConfig:
     encoder: str = "gru"               # gru | transformer
     epochs: int = 30
     batch_size: int = 128
-    max_len: int = 50                  # the encoder sees the last max_len history items
+    max_len: int | str = 50            # the encoder sees the last max_len history items; "all": the longest history
     dim: int = 64                      # D: item embedding size = user vector size
     layers: int = 2                    # transformer blocks (the GRU has one layer)
     heads: int = 2                     # attention heads; must divide dim
@@ -91,7 +91,8 @@ class TrainConfig:
         need(self.batch_size >= 2, "--batch-size",
              f"must be at least 2 ({'batch statistics' if self.objective == 'barlow' else 'in-batch negatives'}"
              f" need two users), got {self.batch_size}")
-        need(self.max_len >= 1, "--max-len", f"must be at least 1, got {self.max_len}")
+        need(self.max_len == "all" or _is(self.max_len, int) and self.max_len >= 1, "--max-len",
+             f"expected an integer >= 1 or all, got {self.max_len!r}")
         need(self.dim >= 1, "--dim", f"must be at least 1, got {self.dim}")
         need(self.layers >= 1, "--layers", f"must be at least 1, got {self.layers}")
         need(self.heads >= 1, "--heads", f"must be at least 1, got {self.heads}")
@@ -117,6 +118,8 @@ class TrainConfig:
         need(self.min_interactions >= 2, "--min-interactions", f"must be at least 2, got {self.min_interactions}")
         need(self.seed >= 0, "--seed", f"must be >= 0, got {self.seed}")
         need(self.split_seed >= 0, "--split-seed", f"must be >= 0, got {self.split_seed}")
+        if self.max_len == "all":               # resolved once, like the lr: config.json records the number
+            self.max_len = longest_history(self)
         if self.threads is not None:
             top = machine_threads()
             if saved and self.threads > top:
@@ -168,6 +171,16 @@ def _is(value, t):
     if isinstance(value, bool):
         return False
     return isinstance(value, (int, float) if t is float else t)
+
+
+def longest_history(cfg):
+    """The most history items any user of cfg's data has, after its filter and history cut."""
+    from tinybt.data.load import load_dataset
+    from tinybt.data.sequences import build_sequences
+
+    seqs = build_sequences(load_dataset(cfg.dataset, data_dir=cfg.data_dir), 1, cfg.min_interactions,
+                           cfg.split_seed)
+    return int((seqs.seen_offsets[1:] - seqs.seen_offsets[:-1]).max())   # seen = the whole history
 
 
 def machine_threads():
