@@ -18,7 +18,7 @@ from train_helpers import run_cli
 
 TINY_SETTINGS = ["--dataset", "synthetic", "--epochs", "1", "--dim", "8", "--max-len", "12", "--projector", "16-16",
         "--tasks", "mainstream", "--label-fractions", "0.5,1", "--seeds", "2",
-                 "--seeds-pretrain", "2", "--folds", "3", "--jobs", "2"]
+                 "--seeds-pretrain", "2", "--folds", "3", "--jobs", "2", "--probe-projector"]
 TINY = TINY_SETTINGS + ["--batch-sizes", "32,64"]
 
 

@@ -46,7 +46,7 @@ def probed(untrained_run, tmp_path_factory):
     path = untrained_run[0]
     mp = pytest.MonkeyPatch()
     mp.setattr(sys, "argv", ["tinybt", "probe", str(path), "--tasks", TASKS, "--seeds", "2",
-                             "--label-fractions", "0.1,1", "--folds", "4", "--jobs", "1"])
+                             "--label-fractions", "0.1,1", "--folds", "4", "--jobs", "1", "--probe-projector"])
     with pytest.raises(SystemExit) as e:
         main()
     mp.undo()

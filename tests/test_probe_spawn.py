@@ -58,3 +58,6 @@ def test_train_and_probe_without_fork_give_the_normal_results(tmp_path):
     normal, _ = _train(tmp_path, "normal")
     assert "probes (" in err and "ETA" in err
     assert emulated["results"] == normal["results"]
+    # the default probe: the encoder output and the reference rows (the projector output is opt-in)
+    assert set(normal["results"]["probe"]["mainstream"]["rows"]) == \
+        {"Barlow Twins (gru)", "untrained encoder", "bag of items", "bag of items (last max_len)", "majority"}

@@ -232,6 +232,9 @@ def _eval_options(f):
                      help="Pool: test = every user outside the validation split (report); val = validation users (tuning)."),
         click.option("--jobs", type=int, default=min(4, os.cpu_count() or 1), show_default=True,
                      help="Probe processes (spawned; they share the features through memory-mapped files)."),
+        click.option("--probe-projector", is_flag=True,
+                     help="Barlow Twins runs: also probe the projector output (P-dimensional, badly "
+                          "conditioned: several times the probe time of the encoder output)."),
     ]):
         f = opt(f)
     return f
@@ -242,7 +245,7 @@ def _eval_options(f):
 @_eval_options
 @click.option("--threads", type=int, default=None, help="Numba threads [default: all cores].")
 @click.option("--data-dir", default=None, help="Where the run's data is now, if it moved.")
-def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, threads, data_dir):
+def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, probe_projector, threads, data_dir):
     """Cross-validated linear probes and next-item retrieval of a run's frozen user vectors,
     with the reference rows and 95 % intervals -> results.json/.md (results-val.* for --split val)."""
     from tinybt.probe.evaluate import check_run_dir, evaluate, parse_list
@@ -254,7 +257,7 @@ def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, threads, d
     use_threads(threads)
     with lock.acquire(check_run_dir(run_dir), "RUN_DIR"), data_moved_to(data_dir):
         _, md = evaluate(run_dir, parse_list(tasks, "--tasks"), fractions, seeds, split, folds, jobs,
-                         echo=lambda s: click.echo(s, err=True))
+                         echo=lambda s: click.echo(s, err=True), projector=probe_projector)
     click.echo(md)
 
 
@@ -269,7 +272,7 @@ def probe(run_dir, tasks, label_fractions, seeds, folds, split, jobs, threads, d
 @_eval_options
 @click.pass_context
 def compare(ctx, batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_fractions, seeds, folds, split, jobs,
-            **settings):
+            probe_projector, **settings):
     """Barlow Twins vs dual encoder at each batch size (same examples seen, several pretraining seeds),
     evaluated with paired 95 % intervals -> OUT/compare.md."""
     from tinybt.probe.compare import compare as run_compare
@@ -278,7 +281,8 @@ def compare(ctx, batch_sizes, seeds_pretrain, lr_scaling, out, tasks, label_frac
     _refuse_transformer_flags(_given(ctx, settings), settings["encoder"])
     md = run_compare(settings, parse_list(batch_sizes, "--batch-sizes", int), out, lr_scaling,
                      parse_list(tasks, "--tasks"), parse_list(label_fractions, "--label-fractions", float),
-                     seeds, split, folds, seeds_pretrain, jobs, echo=lambda s: click.echo(s, err=True))
+                     seeds, split, folds, seeds_pretrain, jobs, echo=lambda s: click.echo(s, err=True),
+                     projector=probe_projector)
     click.echo(md.read_text(encoding="utf-8"))
 
 

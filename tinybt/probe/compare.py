@@ -14,7 +14,7 @@ Then every run and the reference rows are evaluated on identical folds and label
 (evaluate.py; the untrained encoder has one run per pretraining seed, from the parameters
 those runs started from: both objectives draw the encoder first from the seed), and
 the paired differences BT − dual, BT − bag of items (whole history, and the last max_len items
-the encoder sees), BT − untrained and BT's projector output − dual get 95 % intervals.
+the encoder sees), BT − untrained (and, with --probe-projector, BT's projector output − dual) get 95 % intervals.
 OUT/compare.json, OUT/compare.md and, when matplotlib is importable,
 OUT/accuracy_vs_batch.png and OUT/accuracy_vs_labels.png (with --split val: the same
 names ending in -val, so tuning never overwrites the test results). Each run keeps its folder
@@ -86,8 +86,9 @@ def train_or_reuse(cfg, path, echo):
 
 def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", tasks=None,
             label_fractions=LABEL_FRACTIONS, seeds=5, split="test", folds=FOLDS, seeds_pretrain=SEEDS_PRETRAIN,
-            jobs=1, echo=print):
-    """settings: TrainConfig fields shared by every run. Returns the markdown file written."""
+            jobs=1, echo=print, projector=False):
+    """settings: TrainConfig fields shared by every run (projector: probe BT's projector output
+    too). Returns the markdown file written."""
     from tinybt.data.fingerprint import fingerprint
     from tinybt.run import checkpoint, run_dir
     from tinybt.run.config import TrainConfig
@@ -132,7 +133,7 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
         params, buffers = checkpoint.load(Path(r["run_dir"]) / run_dir.CHECKPOINT)[:2]
         row = row_name(r["objective"], r["batch_size"])
         arms.setdefault(row, []).append(encoder_run(params, enc, seqs))
-        if r["objective"] == "barlow":
+        if projector and r["objective"] == "barlow":
             arms.setdefault(projector_row(row), []).append(projector_run(params, buffers, enc, seqs))
     arms |= reference_arms([replace(base, seed=s) for s in pretrain_seeds], seqs, enc)
     scores = score(arms, ds, seqs, tasks, fractions, seeds, split, folds, jobs, echo=echo)
@@ -141,8 +142,9 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     pairs = (("Barlow Twins − dual encoder", bt, dual),
              (f"Barlow Twins − {BAG}", bt, lambda B: BAG),
              (f"Barlow Twins − {BAG_WINDOW}", bt, lambda B: BAG_WINDOW),
-             (f"Barlow Twins − {RANDOM}", bt, lambda B: RANDOM),
-             ("Barlow Twins projector output − dual encoder", lambda B: projector_row(bt(B)), dual))
+             (f"Barlow Twins − {RANDOM}", bt, lambda B: RANDOM))
+    if projector:
+        pairs += (("Barlow Twins projector output − dual encoder", lambda B: projector_row(bt(B)), dual),)
     results["comparisons"] = {name: [difference(scores, a(B), b(B)) | {"batch_size": B} for B in batch_sizes]
                               for name, a, b in pairs}
     meta = {"settings": asdict(base), "dataset": dataset_title(ds), "batch_sizes": batch_sizes,

@@ -3,7 +3,7 @@
 An ARM is a row of the tables: one or more runs (pretraining seeds), each giving user
 vectors (and, for encoders, the item embedding table used for retrieval):
   <objective> (<encoder>)  the trained run(s): the encoder output (the default user vector)
-  ... projector output     Barlow Twins runs also: the encoder output through the projector in
+  ... projector output     Barlow Twins runs, on request: the encoder output through the projector in
                            evaluation mode (models/encode_projector.py; no retrieval: P ≠ D)
   untrained encoder        the same architecture with the parameters a run started from
   bag of items             log1p counts of the whole history's items (no retrieval: no item vectors)
@@ -294,9 +294,9 @@ def difference(scores, a, b, n_boot=N_BOOT, seed=0):
 
 
 def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="test", folds=FOLDS,
-             jobs=1, echo=None):
-    """Probe run folder `path`; writes results.json/.md (results-val.* for split="val").
-    Returns (results, markdown)."""
+             jobs=1, echo=None, projector=False):
+    """Probe run folder `path` (projector: a Barlow Twins run's projector output too); writes
+    results.json/.md (results-val.* for split="val"). Returns (results, markdown)."""
     from tinybt.run import checkpoint, run_dir
     from tinybt.train.embed import load_run
 
@@ -309,7 +309,7 @@ def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="
     row = f"{OBJECTIVE_ROW[cfg.objective]} ({cfg.encoder})"
     arms = {row: [encoder_run(params, enc, seqs)]}
     pairs = [(row, b) for b in (BAG, BAG_WINDOW, RANDOM)]
-    if cfg.objective == "barlow":
+    if projector and cfg.objective == "barlow":
         buffers = checkpoint.load(path / run_dir.CHECKPOINT)[1]      # load_run keeps the params only
         arms[projector_row(row)] = [projector_run(params, buffers, enc, seqs)]
         pairs.append((projector_row(row), row))
