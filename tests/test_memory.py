@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.sparse
 from click.testing import CliRunner
 
 from tinybt.cli import cli
@@ -73,3 +75,31 @@ def test_train_and_data_info_report_the_estimate(data_dir, tmp_path):
 
     r = CliRunner().invoke(cli, ["train", *tiny_flags(data_dir, epochs=1), "--out", str(tmp_path / "r"), "--no-probe"])
     assert r.exit_code == 0 and r.stderr.startswith("training needs about"), r.stderr[:500]
+
+
+def test_probes_that_do_not_fit_are_refused_with_the_flag_that_shrinks_them():
+    X = scipy.sparse.random(1000, 500, density=0.1, format="csr", random_state=0)
+    assert memory.feature_bytes(X) == 12 * X.nnz + 8 * 1001
+    assert memory.feature_bytes(np.zeros((1000, 64), np.float32)) == 8 * 64_000
+    largest = 2**28                                     # 256 MiB of float64 features
+    assert memory.probe_estimate(largest, 1) == memory.PROBE_COPIES * largest
+    assert memory.probe_estimate(largest, 4) == 4 * (memory.WORKER_BASE + memory.PROBE_COPIES * largest)
+    with pytest.raises(TinyBTError, match=r"^--jobs: the probes would need about .* GiB of memory \(4 process\(es\), "
+                                          r".*, 2 GiB is available; use --jobs 1 \(one arm at a time"):
+        memory.check_probe(largest, 4, have=2 * 2**30)
+    with pytest.raises(TinyBTError, match=r"^--jobs: .* 0\.5 GiB is available; probe fewer users .* even --jobs 1 needs"):
+        memory.check_probe(largest, 4, have=2**29)
+    memory.check_probe(largest, 4, have=2**40)          # fits: no error
+
+
+def test_tinybt_probe_refuses_before_any_fit_when_memory_is_short(data_dir, tmp_path, monkeypatch):
+    """The check runs after the arms are embedded and before the pool starts: one error line."""
+    from train_helpers import tiny_flags
+
+    r = CliRunner().invoke(cli, ["train", *tiny_flags(data_dir, epochs=1), "--out", str(tmp_path / "r"), "--no-probe"])
+    assert r.exit_code == 0, r.output
+    monkeypatch.setattr(memory, "available", lambda: 2**20)
+    monkeypatch.setattr("tinybt.probe.evaluate.run_tasks", lambda *a, **k: pytest.fail("a probe started"))
+    r = CliRunner().invoke(cli, ["probe", str(tmp_path / "r"), "--jobs", "2"])
+    assert r.exit_code != 0 and r.stderr.startswith("error: --jobs: the probes would need about"), r.output
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "r" / "results.json").exists()

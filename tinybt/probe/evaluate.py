@@ -32,6 +32,7 @@ from tinybt.probe.report import MAJORITY, POPULAR, format_markdown, write_result
 from tinybt.probe.retrieval import cosine_scorer, popularity_scorer, retrieval_metrics
 from tinybt.probe.stats import N_BOOT, bootstrap_ci
 from tinybt.progress import Progress
+from tinybt.run import memory
 
 OBJECTIVE_ROW = {"barlow": "Barlow Twins", "dual": "dual encoder"}
 RANDOM, BAG, BAG_WINDOW = "untrained encoder", "bag of items", "bag of items (last max_len)"
@@ -212,6 +213,7 @@ def score(arms, ds, seqs, tasks, label_fractions=LABEL_FRACTIONS, seeds=5, split
     """Probe every run of every arm on every task, and rank items for retrieval.
     -> {"probe": {task: {arm: [probe output per run]} or "skipped: ..."},
         "retrieval": {arm: [(recall (N,), ndcg (N,)) per run]}, "retrieval_users": (N,)}."""
+    memory.check_probe(max(memory.feature_bytes(r["features"]) for runs in arms.values() for r in runs), jobs)
     t0 = time.perf_counter()
     labels = {t: make_labels(ds, seqs, t)[0] for t in tasks}
     kw = dict(pool=split, folds=folds, label_fractions=label_fractions, seeds=seeds, seed=seed)

@@ -18,10 +18,19 @@ the kernels the first time (LLVM adds up to ~0.4 GiB once; later runs load them 
 
 import os
 
+import numpy as np
+import scipy.sparse
+
 from tinybt.errors import TinyBTError
 
 BASE = 215 * 2**20          # peak RSS of a tiny run, less its model (measured, see above)
 PER_INTERACTION = 48
+# The probes: each spawned worker imports NumPy, SciPy and tinybt (~200 MB, measured) and holds
+# float64 working copies of the one arm it probes (the pool's rows, a fold's standardised
+# rows, its principal axes): peak − start measured 2.9× (138k × 256) to 3.7× (138k × 64)
+# the float64 features, so 4× is the estimate.
+WORKER_BASE = 200 * 2**20
+PROBE_COPIES = 4
 
 
 def estimate(cfg, n_items, n_interactions=0):
@@ -79,3 +88,27 @@ def check(cfg, n_items, n_interactions=0, have=None):
                           f"(parameters, gradients, Adam moments, one batch), {gib(have)} is available; "
                           f"use a smaller {others[flag]}")
     return describe(cfg, n_items, n_interactions)
+
+
+def feature_bytes(X):
+    """Bytes of X as the probe holds it: float64 values (+ int32 indices for CSR)."""
+    if scipy.sparse.issparse(X):
+        return 12 * X.nnz + 8 * (X.shape[0] + 1)
+    return 8 * int(np.prod(X.shape))
+
+
+def probe_estimate(largest, jobs):
+    """Bytes the probes add to this process, `largest` the feature_bytes of the largest arm:
+    `jobs` spawned workers each holding one arm at a time (jobs = 1 probes in this process)."""
+    return PROBE_COPIES * largest if jobs == 1 else jobs * (WORKER_BASE + PROBE_COPIES * largest)
+
+
+def check_probe(largest, jobs, have=None):
+    """Refuse probes that would not fit in the memory available now, before any fit starts."""
+    need, have = probe_estimate(largest, jobs), available() if have is None else have
+    if have and need > have:
+        one = probe_estimate(largest, 1)
+        fix = "use --jobs 1 (one arm at a time, in this process)" if jobs > 1 and one <= have else \
+            "probe fewer users (--split val) or free memory; even --jobs 1 needs " + gib(one)
+        raise TinyBTError(f"--jobs: the probes would need about {gib(need)} of memory ({jobs} process(es), "
+                          f"each with float64 copies of the largest feature matrix), {gib(have)} is available; {fix}")
