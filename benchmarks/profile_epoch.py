@@ -14,8 +14,11 @@ compilation), with the functions it calls wrapped in wall-clock timers:
     Python overhead           the rest of the epoch: the loop, finite checks, stacking views, adding grads
 
 The second table splits the encoder's time by kernel (the same epoch): the
-position-wise / all-cells GEMMs (kernels/linear.py), attention or the GRU's time loops,
-LayerNorm, GELU; "rest" = embedding, positions, packing, gathers and scatters.
+position-wise / all-cells GEMMs (kernels/linear.py; for the GRU the input projection
+over the batch's distinct items, dW_ih, dW_hh and the item table's gradient), attention
+or the GRU's time loops, LayerNorm, GELU; "rest" = embedding, positions, packing,
+gathers and scatters (for the GRU: packing, the distinct items, the mean pooling and
+the per-item sums of the input-side gradient).
 
 ML-1M pairs = `$TINYBT_DATA/ml-1m-pairs`, labelled "ML-1M pairs (file order, no ratings)".
 The run folder is a temporary directory, removed afterwards.

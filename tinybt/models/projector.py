@@ -13,14 +13,20 @@ With a single width ("256") the projector is one Linear(D, 256, bias=False).
 BatchNorm buffers live in their own dict (not optimised). The projector is used
 only for pretraining, so it always runs in training mode (batch statistics); the
 running statistics are kept only as the state_dict entries a port checks.
+
+On the fast backend each BatchNorm + ReLU pair is one fused kernel
+(kernels/batchnorm.py); the Linear layers are BLAS products on both backends.
 """
 
 from typing import NamedTuple
 
 import numpy as np
 
+from tinybt import backend
+from tinybt.kernels import batchnorm as kernel
 from tinybt.nn.activations import relu_backward, relu_forward
-from tinybt.nn.batchnorm import batchnorm_backward, batchnorm_forward, batchnorm_init
+from tinybt.nn.batchnorm import (batchnorm_backward, batchnorm_forward, batchnorm_init, check_batch,
+                                 update_running_stats)
 from tinybt.nn.linear import linear_backward, linear_forward, linear_init
 from tinybt.params import prefixed, sub
 
@@ -29,6 +35,34 @@ class ProjectorLayerCache(NamedTuple):
     linear: tuple
     bn: tuple | None       # None after the last Linear
     relu: np.ndarray | None
+
+
+class FusedBNReLUCache(NamedTuple):
+    out: np.ndarray        # the ReLU's output: its mask is out > 0
+    xhat: np.ndarray
+    rstd: np.ndarray
+    w: np.ndarray
+
+
+def _bn_relu_forward(x, params, buffers, momentum=0.1, eps=1e-5):
+    """BatchNorm1d (training mode) then ReLU -> out, (bn cache, relu cache). Rebinds `buffers`' entries."""
+    if not backend.fast():
+        x, c_bn = batchnorm_forward(x, params, buffers, momentum, eps)
+        x, c_relu = relu_forward(x)
+        return x, (c_bn, c_relu)
+    check_batch(x)
+    out, xhat, rstd, mean, var = kernel.bn_relu_forward(x, params["weight"], params["bias"], eps)
+    update_running_stats(buffers, mean, var, x.shape[0], momentum)
+    return out, (FusedBNReLUCache(out, xhat, rstd, params["weight"]), None)
+
+
+def _bn_relu_backward(dout, c_bn, c_relu):
+    """-> dx, {"weight", "bias"} of the BatchNorm."""
+    if isinstance(c_bn, FusedBNReLUCache):
+        dx, dw, db = kernel.bn_relu_backward(np.ascontiguousarray(dout), *c_bn)
+        return dx, {"weight": dw, "bias": db}
+    dout, _ = relu_backward(dout, c_relu)
+    return batchnorm_backward(dout, c_bn)
 
 
 def projector_init(rng, d, widths, dtype=np.float32):
@@ -63,9 +97,8 @@ def projector_forward(x, params, buffers):
         if j < n - 1:
             name = f"projector.{3 * j + 1}"
             b = sub(buffers, name)
-            x, c_bn = batchnorm_forward(x, sub(params, name), b)
-            buffers.update(prefixed(b, name))        # batchnorm_forward rebinds its dict's entries
-            x, c_relu = relu_forward(x)
+            x, (c_bn, c_relu) = _bn_relu_forward(x, sub(params, name), b)
+            buffers.update(prefixed(b, name))        # the BatchNorm rebinds its dict's entries
         caches.append(ProjectorLayerCache(c_lin, c_bn, c_relu))
     return x, caches
 
@@ -76,8 +109,7 @@ def projector_backward(dz, caches):
     for j in reversed(range(len(caches))):
         c = caches[j]
         if c.bn is not None:
-            dz, _ = relu_backward(dz, c.relu)
-            dz, g = batchnorm_backward(dz, c.bn)
+            dz, g = _bn_relu_backward(dz, c.bn, c.relu)
             grads |= prefixed(g, f"projector.{3 * j + 1}")
         dz, g = linear_backward(dz, c.linear)
         grads |= prefixed(g, f"projector.{3 * j}")

@@ -29,21 +29,29 @@ def batchnorm_init(d, affine=True, dtype=np.float32):
 
 def batchnorm_forward(x, params, buffers, momentum=0.1, eps=1e-5):
     """x (N, D), weight/bias (D,) or {} -> out (N, D). Updates `buffers` (rebinds its entries)."""
-    N = x.shape[0]
-    if N < 2:
-        raise ValueError(f"batch norm in training mode needs a batch of at least 2 rows, got {N}")
+    check_batch(x)
     mean = x.mean(axis=0)
     var = x.var(axis=0)                           # biased: used for normalising
-    # PyTorch updates running_var with the UNBIASED variance (× N/(N−1)); so do we
-    rm, rv = buffers["running_mean"], buffers["running_var"]
-    buffers["running_mean"] = ((1 - momentum) * rm + momentum * mean).astype(rm.dtype)
-    buffers["running_var"] = ((1 - momentum) * rv + momentum * var * (N / (N - 1))).astype(rv.dtype)
-    buffers["num_batches_tracked"] = buffers["num_batches_tracked"] + 1
+    update_running_stats(buffers, mean, var, x.shape[0], momentum)
     rstd = (1 / np.sqrt(var + eps)).astype(x.dtype)
     xhat = (x - mean) * rstd
     w = params.get("weight")
     out = xhat * w + params["bias"] if params else xhat
     return out, BatchNormCache(xhat, rstd, w)
+
+
+def check_batch(x):
+    if x.shape[0] < 2:
+        raise ValueError(f"batch norm in training mode needs a batch of at least 2 rows, got {x.shape[0]}")
+
+
+def update_running_stats(buffers, mean, var, N, momentum):
+    """The running statistics after a batch of N rows with this mean and biased variance (rebinds
+    `buffers`' entries). PyTorch updates running_var with the UNBIASED variance (× N/(N−1)); so do we."""
+    rm, rv = buffers["running_mean"], buffers["running_var"]
+    buffers["running_mean"] = ((1 - momentum) * rm + momentum * mean).astype(rm.dtype)
+    buffers["running_var"] = ((1 - momentum) * rv + momentum * var * (N / (N - 1))).astype(rv.dtype)
+    buffers["num_batches_tracked"] = buffers["num_batches_tracked"] + 1
 
 
 def batchnorm_backward(dout, cache):

@@ -88,14 +88,20 @@ def embedding_init(rng, num_embeddings, dim, padding_idx=0, dtype=np.float32):
 def embedding_forward(ids, params, padding_idx=0):
     """ids int (...), weight (V+2, D) -> out (..., D)."""
     W = params["weight"]
+    ids = check_ids(ids, W.shape[0])
+    return W[ids], EmbeddingCache(ids, W.shape, W.dtype, padding_idx)
+
+
+def check_ids(ids, n_rows):
+    """ids as an integer array in [0, n_rows), or ValueError."""
     ids = np.asarray(ids)
     if ids.dtype.kind not in "iu":
         raise ValueError(f"embedding ids must be integers, got {ids.dtype}")
     # negative ids would silently wrap around to the last rows
-    if ids.size and (ids.min() < 0 or ids.max() >= W.shape[0]):
-        raise ValueError(f"embedding ids must lie in [0, {W.shape[0] - 1}], "
+    if ids.size and (ids.min() < 0 or ids.max() >= n_rows):
+        raise ValueError(f"embedding ids must lie in [0, {n_rows - 1}], "
                          f"got range [{ids.min()}, {ids.max()}]")
-    return W[ids], EmbeddingCache(ids, W.shape, W.dtype, padding_idx)
+    return ids
 
 
 def embedding_backward(dout, cache):
@@ -119,7 +125,18 @@ def _sparse_backward(dout, cache):
     else:
         values = np.zeros((len(rows), cache.shape[1]), cache.dtype)
         np.add.at(values, inv.reshape(-1), dout)
-    if cache.padding_idx is not None:                   # summed, then dropped: cheaper than masking dout
-        keep = rows != cache.padding_idx
+    return _drop_padding(rows, values, cache.shape, cache.padding_idx)  # summed, then dropped: cheaper than masking dout
+
+
+def _drop_padding(rows, values, shape, padding_idx):
+    if padding_idx is not None:
+        keep = rows != padding_idx
         rows, values = rows[keep], values[keep]
-    return RowGrad(rows.astype(np.int64), values, cache.shape)
+    return RowGrad(rows.astype(np.int64), values, shape)
+
+
+def embedding_grad_of_rows(rows, values, shape, padding_idx=0):
+    """{"weight": the table's gradient} in the current mode, from rows (K,) the ascending distinct ids
+    read and values (K, D) the upstream summed per id (a fused reader's own sums: kernels/gru.py)."""
+    g = _drop_padding(rows, values, shape, padding_idx)
+    return {"weight": g if _grad_mode == "sparse" else g.dense()}

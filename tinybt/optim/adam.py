@@ -32,6 +32,8 @@ touched rows.
 
 import numpy as np
 
+from tinybt import backend
+from tinybt.kernels import adam as kernel
 from tinybt.nn.embedding import RowGrad
 
 
@@ -52,8 +54,6 @@ class Adam:
         """One update of every params[name] that has a grads[name] (not None; an array, or a
         RowGrad for the lazy row-wise update); lr overrides self.lr."""
         lr = self.lr if lr is None else lr
-        b1, b2 = self.betas
-        wd = self.weight_decay
         for name, g in grads.items():
             if g is None:
                 continue
@@ -67,30 +67,48 @@ class Adam:
             full = (p, self.exp_avg[name], self.exp_avg_sq[name])
             rows, g = (g.rows, g.values) if isinstance(g, RowGrad) else (..., g)
             p, m, v = (a[rows] for a in full)          # views of the whole arrays, or copies of rows
-
-            if wd and self.decoupled:
-                p *= 1 - lr * wd
-            elif wd:
-                g = g + wd * p
-            # m += (1 − β1)(g − m); v = β2 v + (1 − β2)·g·g; p += −(lr/(1 − β1ᵗ))·m / (√v/√(1 − β2ᵗ) + eps),
-            # each product in that order, in place: the same bits in two scratch arrays instead of
-            # nine temporaries, which for a wide projector's 8192 × 8192 weights were most of the step
-            tmp = np.subtract(g, m)
-            tmp *= 1 - b1
-            m += tmp
-            v *= b2
-            np.multiply(g, 1 - b2, out=tmp)
-            tmp *= g
-            v += tmp
-            denom = np.sqrt(v, out=tmp)
-            denom /= (1 - b2 ** t) ** 0.5
-            denom += self.eps
-            update = np.multiply(m, -(lr / (1 - b1 ** t)))
-            update /= denom
-            p += update
+            if backend.fast() and g.dtype == p.dtype and all(a.flags.c_contiguous for a in (p, m, v)):
+                self._fused(p, np.ascontiguousarray(g, p.dtype), m, v, lr, t)
+            else:
+                self._numpy(p, g, m, v, lr, t)
             if rows is not ...:                        # write the updated rows back
                 for a, r in zip(full, (p, m, v)):
                     a[rows] = r
+
+    def _numpy(self, p, g, m, v, lr, t):
+        b1, b2 = self.betas
+        wd = self.weight_decay
+        if wd and self.decoupled:
+            p *= 1 - lr * wd
+        elif wd:
+            g = g + wd * p
+        # m += (1 − β1)(g − m); v = β2 v + (1 − β2)·g·g; p += −(lr/(1 − β1ᵗ))·m / (√v/√(1 − β2ᵗ) + eps),
+        # each product in that order, in place: the same bits in two scratch arrays instead of
+        # nine temporaries, which for a wide projector's 8192 × 8192 weights were most of the step
+        tmp = np.subtract(g, m)
+        tmp *= 1 - b1
+        m += tmp
+        v *= b2
+        np.multiply(g, 1 - b2, out=tmp)
+        tmp *= g
+        v += tmp
+        denom = np.sqrt(v, out=tmp)
+        denom /= (1 - b2 ** t) ** 0.5
+        denom += self.eps
+        update = np.multiply(m, -(lr / (1 - b1 ** t)))
+        update /= denom
+        p += update
+
+    def _fused(self, p, g, m, v, lr, t):
+        """The same update in one pass (tinybt/kernels/adam.py), every scalar cast to p's dtype as
+        NumPy casts a Python float meeting an array of that dtype."""
+        b1, b2 = self.betas
+        wd = self.weight_decay
+        f = p.dtype.type
+        decay = (1 if self.decoupled else 2) if wd else 0
+        kernel.adam_update(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), decay, f(1 - lr * wd), f(wd),
+                           f(1 - b1), f(b2), f(1 - b2), f((1 - b2 ** t) ** 0.5), f(self.eps),
+                           f(-(lr / (1 - b1 ** t))))
 
     def state_dict(self):
         """Flat {"step/<name>", "exp_avg/<name>", "exp_avg_sq/<name>": array}: np.savez-able, no pickle."""
