@@ -6,7 +6,7 @@ instead of being killed by the OS an hour in. The estimate (bytes, float32 train
     base        the interpreter, NumPy, Numba and the compiled kernels (BASE)
     data        the loaded interactions and the cut sequences: ~48 bytes per interaction
     parameters  value, gradient, Adam's two moments and the update's temporary: 5 copies
-    activations both views of one batch: the GRU keeps ~8 (B, T, D) tensors; a transformer
+    activations both views of one batch: the GRU keeps ~5 (B, T, D) tensors; a transformer
                 layer ~12 (its FFN is 4D wide) and 3 (B, H, T, T); the projector's (B, P)
                 activations and (P, P) cross-correlation
 
@@ -41,7 +41,7 @@ def estimate(cfg, n_items, n_interactions=0):
     if cfg.encoder == "transformer":
         act = 2 * L * (12 * B * T * D + 3 * B * cfg.heads * T * T)
     else:
-        act = 2 * 8 * B * T * D
+        act = 2 * 5 * B * T * D
     widths = [D] + (cfg.projector_dims() if cfg.objective == "barlow" else [])
     proj = sum(a * b for a, b in zip(widths, widths[1:]))
     proj_act = 6 * B * sum(widths[1:]) + 3 * widths[-1] ** 2 if cfg.objective == "barlow" else 0
