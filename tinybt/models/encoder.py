@@ -21,10 +21,11 @@ Parameter names are those of the PyTorch module a port would write:
 The encoder has no batch statistics and no dropout, so training and evaluation
 mode compute the same function.
 
-This file is where the backend is chosen for whole encoders: the transformer's fast
-path runs all blocks on the valid tokens only (kernels/transformer.py), a different
-cache, so it is a forward/backward pair of its own. The GRU's layers choose for
-themselves (nn/gru.py), and its encoder is one pair on both backends.
+Each encoder file keeps its readable reference (the layers one by one) and its fast path
+apart: the transformer's fast path runs all blocks on the valid tokens only
+(kernels/transformer.py), a pair of its own chosen here; the GRU encoder's runs
+embedding -> GRU -> pooling as one kernel pair (kernels/gru.py), chosen inside
+gru_encoder.py, whose cache says which backward undoes it.
 """
 
 from dataclasses import dataclass
