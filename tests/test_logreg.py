@@ -103,3 +103,25 @@ def test_unseen_class_is_never_predicted_and_ties_go_to_the_lowest_index():
     m = fit_logreg(X, y, 3, 0.1)
     m.weight[:], m.bias[:] = 0, 0
     assert np.all(predict(m, X) == 0)
+
+
+@pytest.mark.parametrize("N,D,sparse", [(20, 50, False), (20, 50, True), (60, 6, False), (60, 6, True)])
+def test_principal_axes_change_nothing_but_the_parametrisation(N, D, sparse, monkeypatch):
+    """prepare() fits on X's principal axes when min(N, D) ≤ GRAM_MAX (via XᵀX for N ≥ D, via
+    XXᵀ for N < D, the optimal W lying in X's row space): the same optimum as fitting X's
+    columns directly (GRAM_MAX = 0). Both are solved far past the probe's stop rule
+    (|∂J/∂θ| ≤ 1e-12, or until J stops changing in float64), so what is compared is the
+    optimum, not where L-BFGS stopped: equal to 1e-6 (at the probe's own stop: ~5e-5)."""
+    from tinybt.probe import logreg
+
+    monkeypatch.setattr(logreg, "GTOL", 1e-12)
+    X, y, _ = _data(8, N=N, D=D, density=0.5)
+    X = scipy.sparse.csr_matrix(X) if sparse else X
+    axes = fit_logreg(X, y, 3, 0.1, max_iter=5000)
+    assert logreg.prepare(X, y, 3).basis is not None
+    monkeypatch.setattr(logreg, "GRAM_MAX", 0)
+    assert logreg.prepare(X, y, 3).basis is None
+    direct = fit_logreg(X, y, 3, 0.1, max_iter=5000)
+    np.testing.assert_allclose(axes.weight, direct.weight, atol=1e-6)
+    np.testing.assert_allclose(axes.bias, direct.bias, atol=1e-6)
+    assert axes.loss == pytest.approx(direct.loss, rel=1e-12)
