@@ -167,6 +167,7 @@ def _probes(arms, labels, split, tasks, kw, jobs, echo):
     units = [probe_units(labels[t], split, **pkw) for (_, _, t), pkw in parts]
     order = sorted(range(len(parts)), key=lambda i: -units[i] * _cost_per_row(shared, parts[i][0], labels))
     names = [f"({a}, run {r + 1}, {t}, {pkw['label_fractions'][0]:.0%} labels)" for (a, r, t), pkw in parts]
+    work = [(f"{a}/{r}", t, pkw) for (a, r, t), pkw in parts]
     running = {}
 
     def on_tick(i, n):
@@ -176,8 +177,8 @@ def _probes(arms, labels, split, tasks, kw, jobs, echo):
     def on_done(i, _):
         running.pop(i, None)
     with Progress(sum(units), f"probes ({len(parts)} on {jobs} process(es))", show=echo is not None) as bar:
-        done = run_tasks(_probe_task, shared, [(f"{parts[i][0][0]}/{parts[i][0][1]}", parts[i][0][2], parts[i][1])
-                                               for i in order], [names[i] for i in order], jobs, on_tick, on_done)
+        done = run_tasks(_probe_task, shared, [work[i] for i in order], [names[i] for i in order], jobs,
+                         on_tick, on_done)
     result = dict(zip(order, done))
     out = {t: {a: [] for a in arms} for t in tasks}
     n_fr = len(kw["label_fractions"])
