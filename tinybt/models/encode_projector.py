@@ -14,10 +14,9 @@ import numpy as np
 from tinybt.models.encode import encode_users
 from tinybt.models.projector import _n_linear
 from tinybt.nn.activations import relu_forward
+from tinybt.nn.batchnorm import EPS
 from tinybt.nn.linear import linear_forward
 from tinybt.params import sub
-
-BN_EPS = 1e-5            # nn/batchnorm.py's (and PyTorch's) default
 
 
 def projector_eval(u, params, buffers):
@@ -28,7 +27,7 @@ def projector_eval(u, params, buffers):
         if j < n - 1:
             name = f"projector.{3 * j + 1}"
             bn, stats = sub(params, name), sub(buffers, name)
-            rstd = (1 / np.sqrt(stats["running_var"] + BN_EPS)).astype(u.dtype)
+            rstd = (1 / np.sqrt(stats["running_var"] + EPS)).astype(u.dtype)
             u, _ = relu_forward((u - stats["running_mean"]) * rstd * bn["weight"] + bn["bias"])
     return u
 

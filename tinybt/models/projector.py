@@ -25,8 +25,8 @@ import numpy as np
 from tinybt import backend
 from tinybt.kernels import batchnorm as kernel
 from tinybt.nn.activations import relu_backward, relu_forward
-from tinybt.nn.batchnorm import (batchnorm_backward, batchnorm_forward, batchnorm_init, check_batch,
-                                 update_running_stats)
+from tinybt.nn.batchnorm import (EPS, MOMENTUM, batchnorm_backward, batchnorm_forward, batchnorm_init,
+                                 check_batch, update_running_stats)
 from tinybt.nn.linear import linear_backward, linear_forward, linear_init
 from tinybt.params import prefixed, sub
 
@@ -44,7 +44,7 @@ class FusedBNReLUCache(NamedTuple):
     w: np.ndarray
 
 
-def _bn_relu_forward(x, params, buffers, momentum=0.1, eps=1e-5):
+def _bn_relu_forward(x, params, buffers, momentum=MOMENTUM, eps=EPS):
     """BatchNorm1d (training mode) then ReLU -> out, (bn cache, relu cache). Rebinds `buffers`' entries."""
     if not backend.fast():
         x, c_bn = batchnorm_forward(x, params, buffers, momentum, eps)

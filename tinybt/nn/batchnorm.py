@@ -27,7 +27,10 @@ def batchnorm_init(d, affine=True, dtype=np.float32):
     return params, buffers
 
 
-def batchnorm_forward(x, params, buffers, momentum=0.1, eps=1e-5):
+EPS, MOMENTUM = 1e-5, 0.1       # PyTorch's BatchNorm1d defaults
+
+
+def batchnorm_forward(x, params, buffers, momentum=MOMENTUM, eps=EPS):
     """x (N, D), weight/bias (D,) or {} -> out (N, D). Updates `buffers` (rebinds its entries)."""
     check_batch(x)
     mean = x.mean(axis=0)

@@ -7,7 +7,8 @@ label fraction f and label seed s, for each fold j:
   2. standardise with the mean/std of exactly those rows (sparse input: scale only,
      centring would densify it; the unpenalised bias absorbs the offset anyway);
   3. choose L2 by an inner stratified 3-fold CV on those n rows only (`choose_l2`), refit
-     on all n rows (warm-started at the inner fit of that L2) and predict fold j: fold j never influences its own predictions;
+     on all n rows (warm-started at the inner fit of that L2) and predict fold j: fold j
+     never influences its own predictions;
   4. the majority class of the same n rows predicts fold j too (the "majority" row).
 So every pool user gets exactly one prediction per (fraction, label seed). With f = 1
 every seed labels the same rows and the fit is deterministic, so it runs once.
