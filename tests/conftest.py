@@ -34,8 +34,10 @@ settings.load_profile("tinybt")
 
 @pytest.fixture(autouse=True)
 def home(tmp_path_factory, monkeypatch):
-    """No test reads or writes the user's real cache ($TINYBT_HOME)."""
+    """No test reads or writes the user's real cache ($TINYBT_HOME). The probe memo is off:
+    a test that probes twice must fit twice (tests/test_probe_memo.py turns it on)."""
     monkeypatch.setenv("TINYBT_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+    monkeypatch.setenv("TINYBT_PROBE_CACHE", "0")
 
 
 @pytest.fixture(scope="session")

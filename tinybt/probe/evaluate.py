@@ -24,7 +24,7 @@ import scipy.sparse
 
 from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, check_ratings, default_tasks, make_labels
 from tinybt.errors import TinyBTError
-from tinybt.probe import FOLDS, LABEL_FRACTIONS, bag_of_items, probe
+from tinybt.probe import FOLDS, LABEL_FRACTIONS, bag_of_items, memo
 from tinybt.probe.folds import POOLS, pool_mask
 from tinybt.probe.linear_probe import TooFewLabels, probe_units
 from tinybt.probe.pool import run_tasks
@@ -150,7 +150,7 @@ def _probe_task(shared, task, tick):
     """One (arm, run, task) probe on a worker (pool.py): features and labels come from `shared`."""
     features, task_name, kw = task
     try:
-        return probe(shared[features], shared[f"labels/{task_name}"], shared["split"], tick=tick, **kw)
+        return memo.probe(shared[features], shared[f"labels/{task_name}"], shared["split"], tick=tick, **kw)
     except TooFewLabels as e:
         return f"skipped: {e}"
 
