@@ -10,7 +10,8 @@ to something else: the features' and labels' bytes, the split, the settings, and
 source code of every module the fit runs, so an edited solver misses every old entry.
 An entry is one .npz (no pickles), written atomically; one that cannot be read is a
 warning and a refit, one that cannot be written costs speed only. TINYBT_PROBE_CACHE=0
-turns the memo off; `rm -r $TINYBT_HOME/probes` empties it (entries are ~100 KB each).
+turns the memo off; `rm -r $TINYBT_HOME/probes` empties it (an entry is a compressed .npz
+of ~50 KB for 5,000 users and 5 label seeds).
 """
 
 import hashlib
@@ -63,7 +64,7 @@ def save(path, out):
         arrays |= {f"{i}/pred": fr["pred"].astype(np.int16), f"{i}/majority": fr["majority"].astype(np.int16)}
         meta["fractions"].append({k: v for k, v in fr.items() if k not in ("pred", "majority")})
     with atomic_open(path) as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+        np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def load(path):
