@@ -6,12 +6,15 @@ Every run's encoder output is probed on the same folds and label subsets (the pr
 of docs/protocol.md, on the tuning pool with --split val), beside the reference rows of
 BASE_RUN (untrained encoder, both bag-of-items rows, majority). Prints one markdown table
 per task: each row's accuracy, mean [95 % interval], and its difference from BASE_RUN,
-paired over users. The runs must share the data, split and history window (max_len),
-since they are scored user by user.
+paired over users; then each row's selection score, its mean accuracy over every
+task × fraction cell (as docs/tuning.md selects). The runs must share the data, split
+and history window (max_len), since they are scored user by user.
 """
 
 import argparse
 from pathlib import Path
+
+import numpy as np
 
 from tinybt.probe.evaluate import difference, encoder_run, reference_arms, score, summarise
 from tinybt.probe.stats import verdict
@@ -68,6 +71,12 @@ def main():
             acc = [cell(c["accuracy"]) for c in row["cells"]]
             d = [f"{cell(ci, '+')} {verdict(ci)}".strip() for ci in diffs[arm]["probe"][task]] if arm in diffs else [""] * len(fractions)
             print(f"| {arm} | " + " | ".join(acc + d) + " |")
+    cells = {arm: [100 * c["accuracy"]["mean"] for t in tasks for c in summary["probe"][t]["rows"][arm]["cells"]]
+             for arm in summary["probe"][tasks[0]]["rows"]}
+    print(f"\n#### Selection score: mean accuracy % over the {len(tasks)} tasks × {len(fractions)} fractions\n")
+    print("| row | score |\n|---|---:|")
+    for arm, v in sorted(cells.items(), key=lambda kv: -np.mean(kv[1])):
+        print(f"| {arm} | {np.mean(v):.2f} |")
 
 
 if __name__ == "__main__":
