@@ -7,7 +7,8 @@ most of the probe time (docs/protocol.md, "Cost"), so a second run on the same d
 
 The key hashes what the output depends on, by content, never by a name that might refer
 to something else: the features' and labels' bytes, the split, the settings, and the
-source code of every module the fit runs, so an edited solver misses every old entry.
+source code of every module the fit runs and the NumPy and SciPy versions, so an edited
+or upgraded solver misses every old entry.
 An entry is one .npz (no pickles), written atomically; one that cannot be read is a
 warning and a refit, one that cannot be written costs speed only. TINYBT_PROBE_CACHE=0
 turns the memo off; `rm -r $TINYBT_HOME/probes` empties it (an entry is a compressed .npz
@@ -43,6 +44,7 @@ def enabled():
 def key(features, labels, split, kw):
     """Hex digest of everything probe(features, labels, split, **kw) depends on."""
     h = hashlib.blake2b(digest_size=20)
+    h.update(f"numpy {np.__version__} scipy {scipy.__version__}".encode())    # L-BFGS-B, BLAS sums
     for module in CODE:
         h.update(Path(module.__file__).read_bytes())
     h.update(json.dumps(kw, sort_keys=True, default=str).encode())
@@ -56,7 +58,7 @@ def key(features, labels, split, kw):
 
 
 def save(path, out):
-    """probe()'s output -> one .npz: its arrays as arrays, everything else as JSON."""
+    """probe()'s output -> one .npz: its arrays as arrays (class indices as int16), the rest as JSON."""
     arrays = {k: out[k] for k in ARRAYS}
     meta = {k: v for k, v in out.items() if k not in (*ARRAYS, "fractions")}
     meta["fractions"] = []
