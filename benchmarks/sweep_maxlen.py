@@ -14,7 +14,8 @@ and it is run as
 Each folder's compare-val.json (or compare.json for the test pool) gives every arm's accuracy
 per task × label fraction as mean [95 % interval]. The table has one block of rows per
 max_len (one row per arm) and one column per task × fraction; the plot draws accuracy against
-max_len, one line per arm, one panel per task, at the largest label fraction. Intervals of two
+max_len, one line per arm, one panel per task, at the largest label fraction. The last column is
+the plain mean of an arm's cell means (no interval): a one-number summary for choosing max_len. Intervals of two
 max_len values come from different compares: they are not paired, so compare them by overlap.
 With --paired it also prints each compare's paired Barlow Twins − other arm differences (one
 batch size per compare), **ahead** / **behind** where the interval excludes 0.
@@ -64,11 +65,13 @@ def table(sweep):
     """One markdown table: a row per (max_len, arm), a column per task × label fraction."""
     meta = sweep[0][1]["meta"]
     cols = [(t, i, f) for t in meta["tasks"] for i, f in enumerate(meta["label_fractions"])]
-    lines = ["| max_len | arm | " + " | ".join(f"{t} {100 * f:g} %" for t, _, f in cols) + " |",
-             "|---|---|" + "---:|" * len(cols)]
+    lines = ["| max_len | arm | " + " | ".join(f"{t} {100 * f:g} %" for t, _, f in cols) + " | mean of the cells |",
+             "|---|---|" + "---:|" * (len(cols) + 1)]
     for max_len, data in sweep:
         for arm in ARMS:
-            lines.append(f"| {max_len} | {arm} | " + " | ".join(fmt(cell(data, t, arm, i)) for t, i, _ in cols) + " |")
+            cells = [cell(data, t, arm, i) for t, i, _ in cols]
+            mean = 100 * sum(c["mean"] for c in cells) / len(cells)
+            lines.append(f"| {max_len} | {arm} | " + " | ".join(map(fmt, cells)) + f" | {mean:.2f} |")
     return "\n".join(lines)
 
 
