@@ -4,7 +4,7 @@
 (tinybt/probe/evaluate.py: score, summarise, difference), so every run is fitted on the same
 folds and label subsets and each run − reference difference is paired over users:
 
-    python docs/results/ml-1m-pairs-augment-val/probe_runs.py --reference RUNS/default \\
+    python benchmarks/probe_runs.py --reference RUNS/default \\
         --split val --label-fractions 0.01,0.1 --seeds 3 --jobs 1 --out RUNS/ablation.json \\
         RUNS/crop-0.6 RUNS/crop-0.4 ...
 
@@ -13,8 +13,9 @@ are one row with several runs, bootstrapped over users and runs), the reference 
 untrained encoder of the reference runs' configs, bag of items (whole history and last max_len)
 and majority.
 Every run must share the data and max_len (one encoder config). Prints one markdown table
-(accuracy mean [95 % interval] per task × fraction, then run − reference in points) and
-writes the numbers as JSON.
+(accuracy mean [95 % interval] per task × fraction, and each row's mean over those cells:
+the selection score of docs/tuning.md), then run − reference in points, and writes the
+numbers as JSON. Used for docs/tuning.md (the transformer) and docs/results/ml-1m-pairs-augment-val.
 """
 
 import argparse
@@ -84,10 +85,11 @@ def main():
     tasks = list(results["probe"])
     cols = [(t, i, f) for t in tasks for i, f in enumerate(fractions)]
     head = " | ".join(f"{t} {100 * f:g} %" for t, _, f in cols)
-    print(f"| row | --augment | {head} |\n|---|---|" + "---:|" * len(cols))
+    print(f"| row | --augment | {head} | mean |\n|---|---|" + "---:|" * (len(cols) + 1))
     for arm in results["probe"][tasks[0]]["rows"]:
-        cells = " | ".join(pct(results["probe"][t]["rows"][arm]["cells"][i]["accuracy"]) for t, i, _ in cols)
-        print(f"| {arm} | {augment.get(arm, '')} | {cells} |")
+        acc = [results["probe"][t]["rows"][arm]["cells"][i]["accuracy"] for t, i, _ in cols]
+        mean = 100 * sum(c["mean"] for c in acc) / len(acc)
+        print(f"| {arm} | {augment.get(arm, '')} | {' | '.join(map(pct, acc))} | {mean:.2f} |")
     print(f"\n| run − reference (points) | --augment | {head} |\n|---|---|" + "---:|" * len(cols))
     for name, d in results["differences"].items():
         print(f"| {name} | {augment[name]} | " + " | ".join(
