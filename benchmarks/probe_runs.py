@@ -80,7 +80,7 @@ def main():
     results["differences"] = {n: difference(scores, n, ref) for n in names}
     results["augment"] = augment
     results["pretrain_seeds"] = {arm: [c.seed for c in cs] for arm, cs in configs.items()}
-    a.out.write_text(json.dumps(results, indent=1) + "\n")
+    a.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
 
     tasks = list(results["probe"])
     cols = [(t, i, f) for t in tasks for i, f in enumerate(fractions)]

@@ -37,7 +37,7 @@ def load(folder):
     """(max_len, compare.json) of one sweep folder."""
     folder = Path(folder)
     path = next(p for p in (folder / "compare-val.json", folder / "compare.json") if p.is_file())
-    data = json.loads(path.read_text())
+    data = json.loads(path.read_text(encoding="utf-8"))
     return data["meta"]["settings"]["max_len"], data
 
 
