@@ -238,6 +238,23 @@ WITH_SIGINT = ("import signal, sys, runpy; signal.signal(signal.SIGINT, signal.d
                "sys.argv = ['tinybt', *sys.argv[1:]]; runpy.run_module('tinybt', run_name='__main__')")
 
 
+def test_ctrl_c_inside_a_compiled_kernel_is_still_ctrl_c(monkeypatch, capsys):
+    """A Ctrl-C that lands while a Numba kernel runs comes back as SystemError ("returned a
+    result with an exception set") caused by the KeyboardInterrupt: still "aborted", exit 130
+    (test_ctrl_c_exits_130 hit this now and then, as an internal error)."""
+    import tinybt.check.gradcheck
+    from tinybt import cli as cli_module
+
+    def interrupted(*args, **kwargs):
+        raise SystemError("CPUDispatcher(<function k>) returned a result with an exception set") \
+            from KeyboardInterrupt()
+    monkeypatch.setattr(tinybt.check.gradcheck, "run_all", interrupted)
+    monkeypatch.setattr(sys, "argv", ["tinybt", "gradcheck"])
+    with pytest.raises(SystemExit) as exit_:
+        cli_module.main()
+    assert exit_.value.code == 130 and capsys.readouterr().err.rstrip().endswith("aborted")
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows delivers no SIGINT to a child (only CTRL_C_EVENT "
                                                     "to a process group)")

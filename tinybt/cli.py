@@ -48,6 +48,10 @@ class _Group(click.Group):
                 _show_click_error(e)
                 ctx.exit(e.exit_code)
             except Exception as e:                  # KeyboardInterrupt passes: click makes it exit 130
+                if isinstance(e.__cause__, KeyboardInterrupt):
+                    # Ctrl-C while a compiled kernel ran: Numba's dispatcher returns with the
+                    # interrupt pending, and Python reports SystemError caused by it
+                    raise e.__cause__ from None
                 if debug:
                     raise
                 message, code = one_line(e)
