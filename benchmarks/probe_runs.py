@@ -25,20 +25,9 @@ from pathlib import Path
 from tinybt.data.fingerprint import fingerprint
 from tinybt.probe.evaluate import (check_fractions, check_tasks, difference, encoder_run, reference_arms,
                                    score, summarise)
-from tinybt.probe.report import at_majority
-from tinybt.probe.stats import verdict
+from tinybt.probe.report import at_majority, diff_cell, pct
 from tinybt.run import checkpoint, run_dir
 from tinybt.train.embed import load_run
-
-
-def pct(c):
-    return f"{100 * c['mean']:.1f} [{100 * c['lo']:.1f}, {100 * c['hi']:.1f}]"
-
-
-def diff(c, both_majority=False):
-    mark = verdict(c)
-    return (f"{100 * c['mean']:+.1f} [{100 * c['lo']:+.1f}, {100 * c['hi']:+.1f}]" + (f" **{mark}**" if mark else "")
-            + (" (≈ majority)" if both_majority else ""))
 
 
 def main():
@@ -93,7 +82,7 @@ def main():
     print(f"\n| run − reference (points) | --augment | {head} |\n|---|---|" + "---:|" * len(cols))
     for name, d in results["differences"].items():
         print(f"| {name} | {augment[name]} | " + " | ".join(
-            diff(d["probe"][t][i], at_majority(results["probe"][t], i, (name, ref))) for t, i, _ in cols) + " |")
+            diff_cell(d["probe"][t][i], at_majority(results["probe"][t], i, (name, ref))) for t, i, _ in cols) + " |")
     print("\n(≈ majority): both rows' accuracy intervals overlap the majority row's.")
 
 

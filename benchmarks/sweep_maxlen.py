@@ -25,8 +25,7 @@ import argparse
 import json
 from pathlib import Path
 
-from tinybt.probe.report import at_majority
-from tinybt.probe.stats import verdict
+from tinybt.probe.report import at_majority, diff_cell, pct
 
 ARMS = ("Barlow Twins", "dual encoder", "bag of items", "bag of items (last max_len)",
         "untrained encoder", "majority")
@@ -57,10 +56,6 @@ def cell(data, task, arm, i):
     return rows[arm_key(rows, arm)]["cells"][i]["accuracy"]
 
 
-def fmt(c):
-    return f"{100 * c['mean']:.1f} [{100 * c['lo']:.1f}, {100 * c['hi']:.1f}]"
-
-
 def table(sweep):
     """One markdown table: a row per (max_len, arm), a column per task × label fraction."""
     meta = sweep[0][1]["meta"]
@@ -71,7 +66,7 @@ def table(sweep):
         for arm in ARMS:
             cells = [cell(data, t, arm, i) for t, i, _ in cols]
             mean = 100 * sum(c["mean"] for c in cells) / len(cells)
-            lines.append(f"| {max_len} | {arm} | " + " | ".join(map(fmt, cells)) + f" | {mean:.2f} |")
+            lines.append(f"| {max_len} | {arm} | " + " | ".join(map(pct, cells)) + f" | {mean:.2f} |")
     return "\n".join(lines)
 
 
@@ -85,14 +80,8 @@ def paired(sweep):
         probe = data["results"]["probe"]
         for name, (d,) in data["results"]["comparisons"].items():
             lines.append(f"| {max_len} | {name} | " + " | ".join(
-                diff(d["probe"][t][i]) + (" (≈ majority)" if at_majority(probe[t], i, (d["a"], d["b"])) else "")
-                for t, i, _ in cols) + " |")
+                diff_cell(d["probe"][t][i], at_majority(probe[t], i, (d["a"], d["b"]))) for t, i, _ in cols) + " |")
     return "\n".join(lines + ["", "(≈ majority): both rows' accuracy intervals overlap the majority row's."])
-
-
-def diff(c):
-    mark = verdict(c)
-    return f"{100 * c['mean']:+.1f} [{100 * c['lo']:+.1f}, {100 * c['hi']:+.1f}]" + (f" **{mark}**" if mark else "")
 
 
 def plot(sweep, out):

@@ -20,15 +20,19 @@ POPULAR = "most popular"
 AT_MAJORITY = "≈ majority"
 
 
-def _pct(ci):
+def pct(ci):
+    """A 0..1 value with its interval, in percent: "71.2 [69.8, 72.5]"."""
     return f"{100 * ci['mean']:.1f} [{100 * ci['lo']:.1f}, {100 * ci['hi']:.1f}]"
 
 
-def _diff(ci):
+def diff_cell(ci, majority=False):
+    """A paired difference in points with its verdict, "+1.3 [+0.2, +2.4] **ahead**", and
+    " (≈ majority)" when `majority` (both rows overlap the majority row: at_majority)."""
     from tinybt.probe.stats import verdict
 
     mark = verdict(ci)
-    return f"{100 * ci['mean']:+.1f} [{100 * ci['lo']:+.1f}, {100 * ci['hi']:+.1f}]" + (f" **{mark}**" if mark else "")
+    return (f"{100 * ci['mean']:+.1f} [{100 * ci['lo']:+.1f}, {100 * ci['hi']:+.1f}]" + (f" **{mark}**" if mark else "")
+            + (f" ({AT_MAJORITY})" if majority else ""))
 
 
 def at_majority(task, i, arms):
@@ -70,7 +74,7 @@ def format_probe_tables(results):
         flat = [at_majority(res, i, [a for a in res["rows"] if a != MAJORITY]) for i in range(len(fr))]
         for name, row in res["rows"].items():
             marks = [f" {AT_MAJORITY}" if f and name != MAJORITY else "" for f in flat]
-            cells = [f"{_pct(c['accuracy'])}{m} | {_pct(c['balanced'])}" for c, m in zip(row["cells"], marks)]
+            cells = [f"{pct(c['accuracy'])}{m} | {pct(c['balanced'])}" for c, m in zip(row["cells"], marks)]
             lines.append(f"| {name} | {row['runs']} | " + " | ".join(cells) + " |")
         if any(flat):
             lines += ["", f"{AT_MAJORITY} ({', '.join(fraction_label(f['fraction']) for f, x in zip(fr, flat) if x)}): "
@@ -87,7 +91,7 @@ def format_retrieval(results):
              f"item embedding), history items excluded; most popular = history counts.", "",
              "| model | runs | Recall@10 % | NDCG@10 % |", "|---|---:|---:|---:|"]
     for name, r in ret.items():
-        lines.append(f"| {name} | {r['runs']} | {_pct(r['recall'])} | {_pct(r['ndcg'])} |")
+        lines.append(f"| {name} | {r['runs']} | {pct(r['recall'])} | {pct(r['ndcg'])} |")
     return lines + [""]
 
 
@@ -109,7 +113,7 @@ def format_differences(diffs, fractions, title, probe, label=None):
             else:
                 flat = [at_majority(probe.get(task, {}), i, (d["a"], d["b"])) for i in range(len(cells))]
                 marked |= any(flat)
-                body = " | ".join(_diff(c) + (f" ({AT_MAJORITY})" if f else "") for c, f in zip(cells, flat))
+                body = " | ".join(diff_cell(c, f) for c, f in zip(cells, flat))
             lines.append(f"| {task} |{extra} {body} |")
     if marked:
         lines += ["", f"({AT_MAJORITY}): both rows' accuracy intervals overlap the majority class's; the "
@@ -118,7 +122,7 @@ def format_differences(diffs, fractions, title, probe, label=None):
     if recall:
         lines += ["", "| Recall@10 difference |" + (" batch |" if label else "") + " points |",
                   "|---|" + ("---:|" if label else "") + "---:|"]
-        lines += [f"| {d['a']} − {d['b']} |" + (f" {label(d)} |" if label else "") + f" {_diff(d['recall'])} |"
+        lines += [f"| {d['a']} − {d['b']} |" + (f" {label(d)} |" if label else "") + f" {diff_cell(d['recall'])} |"
                   for d in recall]
     return lines + [""]
 
