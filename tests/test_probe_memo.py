@@ -29,6 +29,7 @@ def assert_same(a, b):
     assert a.keys() == b.keys()
     for k in a:
         if k == "fractions":
+            assert len(a[k]) == len(b[k])
             for fa, fb in zip(a[k], b[k]):
                 assert fa.keys() == fb.keys()
                 for kk in fa:
