@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from tinybt.errors import TinyBTError
 from tinybt.probe.bag_of_items import bag_of_items
 from tinybt.probe.folds import pool_mask, stratified_folds
-from tinybt.probe.linear_probe import L2_GRID, TooFewLabels, choose_l2, label_subset, probe, subset_size
+from tinybt.probe.linear_probe import (L2_GRID, TooFewLabels, choose_l2, label_subset, probe, probe_plan, probe_units,
+                                       subset_size)
 from tinybt.probe.logreg import fit_logreg, predict
 
 
@@ -126,6 +127,21 @@ def test_deterministic_every_pool_user_scored_once_and_full_fraction_runs_once()
     assert sorted(set(full["n_labelled"])) == sorted(set(int(np.sum(a["fold"] != j)) for j in range(5)))
     c = probe(X, y, split, label_fractions=(0.05,), seeds=3, seed=8)
     assert not np.array_equal(c["fractions"][0]["pred"], few["pred"])
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.integers(0, 10 ** 6), st.lists(st.sampled_from((0.02, 0.1, 0.5, 1.0)), min_size=1, max_size=3, unique=True),
+       st.integers(1, 3), st.integers(2, 5))
+def test_the_plan_is_the_ticks_the_probe_makes(seed, fractions, seeds, folds):
+    """probe_plan, which the progress bar and the task order are built from, is exactly the
+    labelled rows of each fit probe() reports, in order."""
+    X, y, split = _clusters(seed % 1000, U=120, sep=2.0)
+    ticks = []
+    probe(X, y, split, folds=folds, label_fractions=tuple(fractions), seeds=seeds, seed=seed, tick=ticks.append)
+    plan = probe_plan(y, split, folds=folds, label_fractions=tuple(fractions), seeds=seeds, seed=seed)
+    assert ticks == plan and probe_units(y, split, folds=folds, label_fractions=tuple(fractions),
+                                         seeds=seeds, seed=seed) == sum(plan)
+    assert probe_plan(y[:6], split[:6], folds=5) == []           # too few users: probe raises, nothing to tick
 
 
 def test_unknown_labels_are_the_same_as_absent_users():

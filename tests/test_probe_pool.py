@@ -1,4 +1,5 @@
-"""The probe pool (spawned workers, memory-mapped arrays), a worker that dies, and the progress line."""
+"""The probe pool (spawned workers, memory-mapped arrays), a worker that dies, and the progress line
+(including the probes' bar of estimated seconds, computed or read from the memo)."""
 
 import io
 import os
@@ -10,6 +11,7 @@ import pytest
 import scipy.sparse
 
 from tinybt.errors import TinyBTError
+from tinybt.probe import evaluate
 from tinybt.probe.pool import load_shared, run_tasks, save_shared
 from tinybt.progress import Progress
 
@@ -110,3 +112,46 @@ def test_progress_redraws_one_line_on_a_terminal():
     bar.close()
     text = out.getvalue()
     assert text.count("\r") == 5 and text.count("\n") == 1 and text.endswith("\n")
+
+
+class _Bar:
+    """Records what evaluate._probes asks of its progress bar."""
+    made = []
+
+    def __init__(self, total, label, show=True):
+        self.total, self.done = total, 0.0
+        _Bar.made.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def update(self, n, status=""):
+        self.done += n
+
+
+def test_the_probe_bar_ends_full_computed_or_from_the_memo_and_the_costliest_probe_goes_first(monkeypatch, tmp_path):
+    """The bar counts estimated seconds: the ticks of every part add up to its total, whether
+    the fits ran (a tick per fit) or came from the memo (one tick for all); the sparse bag of
+    items over many items is estimated costliest and handed out first."""
+    monkeypatch.setenv("TINYBT_PROBE_CACHE", "1")
+    monkeypatch.setenv("TINYBT_HOME", str(tmp_path))
+    monkeypatch.setattr(evaluate, "Progress", _Bar)
+    order = []
+    monkeypatch.setattr(evaluate, "run_tasks", lambda fn, shared, work, names, *a: order.append(names) or
+                        run_tasks(fn, shared, work, names, *a))
+    rng = np.random.default_rng(0)
+    U, y = 200, rng.integers(0, 3, size=200)
+    arms = {"dense": [{"features": rng.standard_normal((U, 4)) + y[:, None]}],
+            "bag": [{"features": scipy.sparse.random(U, 5000, density=0.1, format="csr", random_state=2)}]}
+    kw = dict(pool="test", folds=3, label_fractions=(0.1, 1.0), seeds=2, seed=0)
+    split = rng.choice(3, size=U, p=[0.6, 0.2, 0.2])
+    _Bar.made.clear()
+    for _ in range(2):                                 # computed, then every part from the memo
+        evaluate._probes(arms, {"t": y}, split, ["t"], kw, 1, echo=None)
+    assert len(list((tmp_path / "probes").glob("*.npz"))) == 4
+    for bar in _Bar.made:
+        assert bar.done == pytest.approx(bar.total, rel=1e-12) and bar.total > 0
+    assert order[0][:2] == ["(bag, run 1, t, 100% labels)", "(bag, run 1, t, 10% labels)"]

@@ -5,7 +5,7 @@ short status, fitted to the terminal's width (a wrapped line cannot be redrawn).
 (a log file, a pipe, a test) redrawing would pile up, so it prints a plain line at most
 every PLAIN_EVERY seconds and once at the end.
 The ETA assumes the remaining units cost what the finished ones did on average: give
-units proportional to the work (e.g. rows fitted), not one unit per uneven task.
+units proportional to the work (e.g. estimated seconds), not one unit per uneven task.
 
 Two options:
 - delay: nothing is written before `delay` seconds have passed, and a stage that ends

@@ -26,7 +26,7 @@ from tinybt.data.labels import DEMOGRAPHIC_TASKS, TASKS, check_ratings, default_
 from tinybt.errors import TinyBTError
 from tinybt.probe import FOLDS, LABEL_FRACTIONS, bag_of_items, memo
 from tinybt.probe.folds import POOLS, pool_mask
-from tinybt.probe.linear_probe import TooFewLabels, probe_units
+from tinybt.probe.linear_probe import TooFewLabels, probe_plan
 from tinybt.probe.pool import run_tasks
 from tinybt.probe.report import MAJORITY, POPULAR, format_markdown, write_results
 from tinybt.probe.retrieval import cosine_scorer, popularity_scorer, retrieval_metrics
@@ -156,27 +156,29 @@ def _probe_task(shared, task, tick):
 
 
 def _probes(arms, labels, split, tasks, kw, jobs, echo):
-    """Every (arm, run, task) probe, on `jobs` processes, under one progress bar of rows fitted.
-    Each label fraction is a worker task of its own (probe() draws every fraction's subsets from
-    its own seeds, so the parts make the whole), handed out costliest first so that the
-    processes finish together. -> {task: {arm: [probe output per run]} or "skipped: ..."}."""
+    """Every (arm, run, task) probe, on `jobs` processes, under one progress bar of estimated
+    seconds (`_cost`). Each label fraction is a worker task of its own (probe() draws every
+    fraction's subsets from its own seeds, so the parts make the whole), handed out costliest
+    first so that the processes finish together.
+    -> {task: {arm: [probe output per run]} or "skipped: ..."}."""
     probes = [(a, r, t) for t in tasks for a in arms for r in range(len(arms[a]))]
     shared = {f"{a}/{r}": arms[a][r]["features"] for a in arms for r in range(len(arms[a]))}
     shared |= {f"labels/{t}": labels[t] for t in tasks} | {"split": split}
     parts = [(p, kw | {"label_fractions": (f,)}) for p in probes for f in kw["label_fractions"]]
-    units = [probe_units(labels[t], split, **pkw) for (_, _, t), pkw in parts]
-    order = sorted(range(len(parts)), key=lambda i: -units[i] * _cost_per_row(shared, parts[i][0], labels))
+    cost = [_cost(shared[f"{a}/{r}"], int(labels[t].max()) + 1, probe_plan(labels[t], split, **pkw))
+            for (a, r, t), pkw in parts]
+    order = sorted(range(len(parts)), key=lambda i: -cost[i][0])
     names = [f"({a}, run {r + 1}, {t}, {pkw['label_fractions'][0]:.0%} labels)" for (a, r, t), pkw in parts]
     work = [(f"{a}/{r}", t, pkw) for (a, r, t), pkw in parts]
     running = {}
 
-    def on_tick(i, n):
+    def on_tick(i, rows):
         running[i] = names[order[i]]
-        bar.update(n, f"{len(running)} running: {' '.join(running.values())}"[:60])
+        bar.update(rows * cost[order[i]][1], f"{len(running)} running: {' '.join(running.values())}"[:60])
 
     def on_done(i, _):
         running.pop(i, None)
-    with Progress(sum(units), f"probes ({len(parts)} on {jobs} process(es))", show=echo is not None) as bar:
+    with Progress(sum(c for c, _ in cost), f"probes ({len(parts)} on {jobs} process(es))", show=echo is not None) as bar:
         done = run_tasks(_probe_task, shared, [work[i] for i in order], [names[i] for i in order], jobs,
                          on_tick, on_done)
     result = dict(zip(order, done))
@@ -191,12 +193,22 @@ def _probes(arms, labels, split, tasks, kw, jobs, echo):
     return out
 
 
-def _cost_per_row(shared, probe, labels):
-    """A fit's cost per labelled row, roughly: classes × nonzeros per row."""
-    a, r, t = probe
-    X = shared[f"{a}/{r}"]
-    width = X.nnz / max(X.shape[0], 1) if scipy.sparse.issparse(X) else X.shape[1]
-    return (int(labels[t].max()) + 1) * width
+# A probe's CPU seconds, roughly: FIT_S for each (label seed, fold) fit, whatever its size (its
+# path of 9 L2 values × inner folds, mostly Python), plus ROW_S per labelled row × class × feature
+# column, times SPARSE_X for a sparse bag of items (nonzeros per row as its columns; no
+# principal-axes reduction, slower products, more steps). Fitted by benchmarks/probe_cost.py to
+# the 36 probes of the default ML-1M job: each within 2.6× of its measured time, where rows
+# fitted alone (the bar's old unit) were off by up to 54×. It orders the tasks and sets the ETA.
+FIT_S, ROW_S, SPARSE_X = 0.05, 3.9e-7, 7.2
+
+
+def _cost(X, n_classes, plan):
+    """(estimated seconds of one probe part whose fits label `plan` rows each, seconds per row
+    ticked): the progress bar counts rows × the second number."""
+    width = X.nnz / max(X.shape[0], 1) * SPARSE_X if scipy.sparse.issparse(X) else X.shape[1]
+    rows = sum(plan)
+    seconds = FIT_S * len(plan) + ROW_S * rows * n_classes * width
+    return seconds, seconds / rows if rows else 0.0
 
 
 def _retrieval(arms, seqs, users, echo):

@@ -128,7 +128,7 @@ def probe(features, labels, split, pool="test", folds=FOLDS, l2_grid=L2_GRID, la
     "fold" (N,), and per label fraction "pred" / "majority" int (runs, N), one row per label
     seed, "l2" the chosen L2 per (run, fold); plus the settings. The arrays are for stats.py;
     evaluate.py leaves them out of results.json. tick(n) (optional) after each fold fit on n
-    labelled rows: progress in units of rows fitted, summing to `probe_units`."""
+    labelled rows, in the order `probe_plan` lists them."""
     X = as_float64(features)
     labels, split = np.asarray(labels).astype(np.int64), np.asarray(split)
     _check_inputs(X, labels, split, l2_grid, label_fractions, seeds)
@@ -164,15 +164,21 @@ def _n_runs(fraction, n_train, seeds):
     return 1 if all(subset_size(fraction, n) == n for n in n_train) else seeds
 
 
-def probe_units(labels, split, pool="test", folds=FOLDS, label_fractions=LABEL_FRACTIONS, seeds=5, seed=0):
-    """The rows `probe` will fit in all (its tick total), 0 when it would raise TooFewLabels."""
+def probe_plan(labels, split, pool="test", folds=FOLDS, label_fractions=LABEL_FRACTIONS, seeds=5, seed=0):
+    """The labelled rows of each (fraction, label seed, fold) fit `probe` will make, in order
+    (one tick each); empty when it would raise TooFewLabels."""
     labels = np.asarray(labels).astype(np.int64)
     users = np.flatnonzero(pool_mask(np.asarray(split), pool) & (labels >= 0))
     if len(users) < 2 * folds:
-        return 0
+        return []
     fold = stratified_folds(labels[users], folds, seed)
     n_train = [int(np.sum(fold != j)) for j in range(folds)]
-    return sum(_n_runs(f, n_train, seeds) * sum(subset_size(f, n) for n in n_train) for f in label_fractions)
+    return [subset_size(f, n) for f in label_fractions for _ in range(_n_runs(f, n_train, seeds)) for n in n_train]
+
+
+def probe_units(labels, split, **kw):
+    """The rows `probe` will fit in all (its tick total), 0 when it would raise TooFewLabels."""
+    return sum(probe_plan(labels, split, **kw))
 
 
 def _fit_fold(X, y, held_out, n_classes, fraction, l2_grid, rng_seed, max_iter, pred, majority):
