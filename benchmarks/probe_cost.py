@@ -65,7 +65,8 @@ def main():
     by_rows *= secs.sum() / by_rows.sum()
     print(f"\nFIT_S, ROW_S, SPARSE_X = {fit_s:.2g}, {row_s:.2g}, {sparse_x:.2g}   "
           f"(total {secs.sum():.0f} CPU-s over {len(rows)} probes)\n")
-    print(f"| arm | task | labels | CPU s | model s | model / CPU | rows-only / CPU |\n|---|---|---:|---:|---:|---:|---:|")
+    print("| arm | task | labels | CPU s | model s | model / CPU | rows-only / CPU |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for r, s, b in zip(rows, secs, by_rows):
         m = model(res.x, r)
         print(f"| {r[0]} | {r[1]} | {r[2]:.0%} | {s:.1f} | {m:.1f} | {m / s:.2f} | {b / s:.2f} |")

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from tinybt.errors import TinyBTError
 from tinybt.probe.bag_of_items import bag_of_items
 from tinybt.probe.folds import pool_mask, stratified_folds
-from tinybt.probe.linear_probe import (L2_GRID, TooFewLabels, choose_l2, label_subset, probe, probe_plan, probe_units,
-                                       subset_size)
+from tinybt.probe.linear_probe import (INNER_FOLDS, L2_GRID, TooFewLabels, choose_l2, label_subset, probe, probe_plan,
+                                       probe_units, subset_size)
 from tinybt.probe.logreg import fit_logreg, predict
 
 
@@ -134,13 +134,19 @@ def test_deterministic_every_pool_user_scored_once_and_full_fraction_runs_once()
        st.integers(1, 3), st.integers(2, 5))
 def test_the_plan_is_the_ticks_the_probe_makes(seed, fractions, seeds, folds):
     """probe_plan, which the progress bar and the task order are built from, is exactly the
-    labelled rows of each fit probe() reports, in order."""
+    labelled rows of each fold probe() fits, in order: a fold ticks once per fit (its inner-CV
+    path and its final fit), equal parts adding up to the fold's rows."""
     X, y, split = _clusters(seed % 1000, U=120, sep=2.0)
     ticks = []
     probe(X, y, split, folds=folds, label_fractions=tuple(fractions), seeds=seeds, seed=seed, tick=ticks.append)
     plan = probe_plan(y, split, folds=folds, label_fractions=tuple(fractions), seeds=seeds, seed=seed)
-    assert ticks == plan and probe_units(y, split, folds=folds, label_fractions=tuple(fractions),
-                                         seeds=seeds, seed=seed) == sum(plan)
+    for n in plan:
+        fits = 1 + (INNER_FOLDS * len(L2_GRID) if n >= 2 * INNER_FOLDS else 0)
+        fold_ticks, ticks = ticks[:fits], ticks[fits:]
+        assert len(fold_ticks) == fits and sum(fold_ticks) == pytest.approx(n, rel=1e-12)
+        assert len(set(fold_ticks)) == 1
+    assert ticks == [] and probe_units(y, split, folds=folds, label_fractions=tuple(fractions),
+                                       seeds=seeds, seed=seed) == sum(plan)
     assert probe_plan(y[:6], split[:6], folds=5) == []           # too few users: probe raises, nothing to tick
 
 

@@ -178,7 +178,8 @@ def _probes(arms, labels, split, tasks, kw, jobs, echo):
 
     def on_done(i, _):
         running.pop(i, None)
-    with Progress(sum(c for c, _ in cost), f"probes ({len(parts)} on {jobs} process(es))", show=echo is not None) as bar:
+    label = f"probes ({len(parts)} on {jobs} process(es))"
+    with Progress(sum(c for c, _ in cost), label, show=echo is not None) as bar:
         done = run_tasks(_probe_task, shared, [work[i] for i in order], [names[i] for i in order], jobs,
                          on_tick, on_done)
     result = dict(zip(order, done))

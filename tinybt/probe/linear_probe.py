@@ -75,10 +75,11 @@ def _apply(X, shift, scale):
     return (X - shift) / scale
 
 
-def choose_l2(X, y, n_classes, l2_grid, seed, max_iter=MAX_ITER):
+def choose_l2(X, y, n_classes, l2_grid, seed, max_iter=MAX_ITER, on_fit=None):
     """(the L2 of the grid with the most correct inner-CV predictions on (X, y) alone, a fit
     at that L2 on part of the rows to start the final fit from, or None). Ties → the largest
-    L2, the simpler model. Fewer than 2·INNER_FOLDS rows cannot be cross-validated: the largest L2."""
+    L2, the simpler model. Fewer than 2·INNER_FOLDS rows cannot be cross-validated: the largest L2.
+    on_fit() (optional) after each fit."""
     grid = sorted(l2_grid, reverse=True)
     if len(y) < 2 * INNER_FOLDS:
         return grid[0], None
@@ -90,6 +91,8 @@ def choose_l2(X, y, n_classes, l2_grid, seed, max_iter=MAX_ITER):
         problem, model = prepare(X[tr], y[tr], n_classes), None
         for i, l2 in enumerate(grid):       # from the largest L2 down, each fit warm-started at the last
             model = fit(problem, l2, max_iter=max_iter, init=model)
+            if on_fit:
+                on_fit()
             correct[i] += np.sum(predict(model, X[te]) == y[te])
             start[i] = model
     best = int(np.argmax(correct))            # argmax takes the first maximum: the largest L2
@@ -127,8 +130,9 @@ def probe(features, labels, split, pool="test", folds=FOLDS, l2_grid=L2_GRID, la
     Returns a dict: "users" int (N,) the scored rows of features, "y" (N,) their labels,
     "fold" (N,), and per label fraction "pred" / "majority" int (runs, N), one row per label
     seed, "l2" the chosen L2 per (run, fold); plus the settings. The arrays are for stats.py;
-    evaluate.py leaves them out of results.json. tick(n) (optional) after each fold fit on n
-    labelled rows, in the order `probe_plan` lists them."""
+    evaluate.py leaves them out of results.json. tick(n) (optional) after each of the
+    fits of a fold on n labelled rows (its inner-CV path and its final fit), n / the fold's
+    fit count each: a fold's ticks add up to its entry of `probe_plan`, in that order."""
     X = as_float64(features)
     labels, split = np.asarray(labels).astype(np.int64), np.asarray(split)
     _check_inputs(X, labels, split, l2_grid, label_fractions, seeds)
@@ -136,7 +140,7 @@ def probe(features, labels, split, pool="test", folds=FOLDS, l2_grid=L2_GRID, la
     if len(users) < 2 * folds:
         raise TooFewLabels(f"only {len(users)} labelled users in the {pool} pool; "
                            f"{folds}-fold cross-validation needs at least {2 * folds}")
-    y, X = labels[users], X[users]
+    y = labels[users]          # X stays whole (often memory-mapped): each fold copies only its rows
     n_classes = int(labels[labels >= 0].max()) + 1
     fold = stratified_folds(y, folds, seed)
     n_train = [int(np.sum(fold != j)) for j in range(folds)]      # users of the training folds, per fold
@@ -148,10 +152,9 @@ def probe(features, labels, split, pool="test", folds=FOLDS, l2_grid=L2_GRID, la
             l2s = []
             for s in range(n_runs):
                 for j in range(folds):
-                    l2 = _fit_fold(X, y, fold == j, n_classes, f, l2_grid, [seed, s, j], max_iter, pred[s], majority[s])
+                    l2 = _fit_fold(X, users, y, fold == j, n_classes, f, l2_grid, [seed, s, j], max_iter, pred[s],
+                                   majority[s], tick)
                     l2s.append(l2)
-                    if tick:
-                        tick(subset_size(f, n_train[j]))
             out.append({"fraction": float(f), "n_labelled": [subset_size(f, n) for n in n_train], "n_runs": n_runs,
                         "pred": pred, "majority": majority, "l2": l2s})
     return {"pool": pool, "n_users": len(users), "n_classes": n_classes, "folds": int(folds), "seeds": int(seeds),
@@ -181,15 +184,22 @@ def probe_units(labels, split, **kw):
     return sum(probe_plan(labels, split, **kw))
 
 
-def _fit_fold(X, y, held_out, n_classes, fraction, l2_grid, rng_seed, max_iter, pred, majority):
-    """Steps 1-4 of the module docstring for one (fraction, seed, fold): fills pred/majority
-    at the held-out rows; returns the chosen L2."""
+def _fit_fold(X, users, y, held_out, n_classes, fraction, l2_grid, rng_seed, max_iter, pred, majority, tick=None):
+    """Steps 1-4 of the module docstring for one (fraction, seed, fold) over the pool's users
+    (rows of X; y, held_out, pred and majority are per pool user): fills pred/majority at the
+    held-out users; returns the chosen L2."""
     train = np.flatnonzero(~held_out)
     rows = train[label_subset(y[train], fraction, np.random.default_rng(rng_seed))]
-    shift, scale = _standardiser(X[rows])
-    Xs, ys = _apply(X[rows], shift, scale), y[rows]
-    l2, start = choose_l2(Xs, ys, n_classes, l2_grid, rng_seed, max_iter)
+    Xr = X[users[rows]]
+    shift, scale = _standardiser(Xr)
+    Xs, ys = _apply(Xr, shift, scale), y[rows]
+    del Xr              # the labelled rows' raw copy is not needed during the fits (at scale, a big one)
+    fits = 1 + (INNER_FOLDS * len(l2_grid) if len(rows) >= 2 * INNER_FOLDS else 0)
+    step = (lambda: tick(len(rows) / fits)) if tick else None
+    l2, start = choose_l2(Xs, ys, n_classes, l2_grid, rng_seed, max_iter, on_fit=step)
     model = fit_logreg(Xs, ys, n_classes, l2, max_iter=max_iter, init=start)
-    pred[held_out] = predict(model, _apply(X[held_out], shift, scale))
+    if step:
+        step()
+    pred[held_out] = predict(model, _apply(X[users[held_out]], shift, scale))
     majority[held_out] = int(np.argmax(np.bincount(ys, minlength=n_classes)))
     return l2
