@@ -4,7 +4,10 @@
 import io
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ from tinybt.errors import TinyBTError
 from tinybt.probe import evaluate
 from tinybt.probe.pool import load_shared, run_tasks, save_shared
 from tinybt.progress import Progress
+from wait_helpers import GENEROUS, wait_until
 
 
 def _row_sum(shared, task, tick):
@@ -75,6 +79,31 @@ def test_a_killed_worker_ends_the_run_within_seconds_naming_task_cause_and_flag(
     msg = str(e.value)
     assert "(arm, run 1, task 2)" in msg and "SIGKILL" in msg and "memory" in msg and "--jobs 1" in msg
     assert "\n" not in msg
+
+
+def _sleep_long(shared, task, tick):
+    """A task that outlasts any test: it says it has started (its pid in file `task`), then sleeps."""
+    Path(task).write_text(str(os.getpid()), encoding="utf-8")
+    time.sleep(3 * GENEROUS)
+
+
+def test_workers_do_not_outlive_a_parent_killed_before_it_could_stop_them(tmp_path):
+    """Popen.kill (SIGKILL, TerminateProcess) gives the parent no chance to stop its workers.
+    They hold its stdout open, so the pipe ends only when they have exited too."""
+    files = [str(tmp_path / f"worker{i}") for i in range(2)]
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+            "from tinybt.probe.pool import run_tasks\nfrom test_probe_pool import _sleep_long\n"
+            f"run_tasks(_sleep_long, {{}}, {files!r}, ['a', 'b'], 2, lambda *a: None, lambda *a: None)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_until(lambda: all(Path(f).is_file() and Path(f).read_text(encoding="utf-8") for f in files), proc,
+               "both workers running a task")
+    proc.kill()
+    try:
+        proc.communicate(timeout=GENEROUS)
+    except subprocess.TimeoutExpired:
+        for f in files:
+            os.kill(int(Path(f).read_text(encoding="utf-8")), signal.SIGTERM)
+        pytest.fail("the workers of a killed parent were still running after the bound")
 
 
 class _Clock:

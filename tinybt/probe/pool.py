@@ -13,13 +13,18 @@ worker, and nothing is pickled per task except the small task tuple and its resu
 A worker that dies (the OOM killer's SIGKILL, a crash) is seen at once through its process
 sentinel: the command stops with one line naming the task, the likely cause and `--jobs 1`,
 instead of waiting forever for a result that will never come. Workers ignore Ctrl-C; the
-parent stops them, so an interrupted probe leaves no process behind.
+parent stops them, so an interrupted probe leaves no process behind. A parent that dies
+without stopping them (SIGKILL, SIGTERM, a closed terminal) is seen the same way from the
+other side: each worker watches its parent's sentinel and exits at once, instead of fitting
+on for hours with nobody to report to.
 """
 
 import multiprocessing
+import os
 import pickle
 import signal
 import tempfile
+import threading
 from multiprocessing.connection import wait
 from pathlib import Path
 
@@ -66,8 +71,14 @@ def _portable(e):
         return RuntimeError(f"{type(e).__name__}: {e}")
 
 
+def _exit_with_parent():
+    wait([multiprocessing.parent_process().sentinel])
+    os._exit(1)             # no cleanup to run: results have nowhere to go
+
+
 def _worker(folder, conn, fn):
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the parent's to handle
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
     shared = load_shared(folder)
     while (msg := conn.recv()) is not None:
         i, task = msg
