@@ -168,8 +168,8 @@ def _n_runs(fraction, n_train, seeds):
 
 
 def probe_plan(labels, split, pool="test", folds=FOLDS, label_fractions=LABEL_FRACTIONS, seeds=5, seed=0):
-    """The labelled rows of each (fraction, label seed, fold) fit `probe` will make, in order
-    (one tick each); empty when it would raise TooFewLabels."""
+    """The labelled rows of each (fraction, label seed, fold) `probe` will fit, in its order (what
+    that fold's ticks add up to); empty when it would raise TooFewLabels."""
     labels = np.asarray(labels).astype(np.int64)
     users = np.flatnonzero(pool_mask(np.asarray(split), pool) & (labels >= 0))
     if len(users) < 2 * folds:
