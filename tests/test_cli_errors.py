@@ -268,3 +268,46 @@ def test_ctrl_c_exits_130(world, tmp_path):
     finally:
         p.kill()
     assert p.returncode == 130 and err.rstrip().endswith("aborted"), err[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM a process can catch (terminate() "
+                                                    "is TerminateProcess)")
+def test_sigterm_stops_like_ctrl_c_with_one_line_and_the_run_kept(tmp_path):
+    """`kill`, `timeout` or a scheduler's SIGTERM: "terminated by SIGTERM", exit 143, no traceback,
+    and the run folder keeps its last finished epoch to resume from."""
+    run = tmp_path / "r"
+    p = subprocess.Popen([sys.executable, "-m", "tinybt", "train", "--dataset", "synthetic", "--epochs", "50",
+                          "--out", run, "--no-probe"], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until((run / "metrics.jsonl").exists, p, "the first epoch of the run to terminate")
+        p.terminate()
+        _, err = finish(p, "exit after SIGTERM")
+    finally:
+        p.kill()
+    assert p.returncode == 128 + signal.SIGTERM and err.rstrip().endswith("terminated by SIGTERM"), err[-2000:]
+    assert "Traceback" not in err and (run / "checkpoint.npz").is_file()
+
+
+def test_main_catches_sigterm_and_sighup_only_where_they_are_not_ignored(monkeypatch):
+    """Under `nohup` (SIGHUP ignored) tinybt must keep ignoring SIGHUP; the handlers are
+    the process's own again once main() returns."""
+    from tinybt import cli as cli_module
+
+    stops = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    before = {s: signal.getsignal(s) for s in stops}
+    seen = {}
+    monkeypatch.setattr(cli_module, "cli", lambda **kw: seen.update({s: signal.getsignal(s) for s in stops}) or 0)
+    try:
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with pytest.raises(SystemExit):
+            cli_module.main()
+        assert seen[signal.SIGTERM] is cli_module._terminate
+        if hasattr(signal, "SIGHUP"):
+            assert seen[signal.SIGHUP] is signal.SIG_IGN and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)

@@ -6,6 +6,7 @@ Warnings (e.g. a skipped truncated line) are one `warning: ...` line each.
 """
 
 import os
+import signal
 import sys
 import warnings
 
@@ -379,13 +380,36 @@ def data_synthesize(fmt, users, items, out, seed):
     click.echo(f"wrote {len(ds.user):,} interactions of {users:,} users in the {fmt} format to {out}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a scheduler) or SIGHUP (the terminal closed), raised where the
+    program is: it then stops as Ctrl-C does (a run keeps its last finished epoch to resume from,
+    probe workers are stopped), and says so in one line instead of vanishing."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
 def main():
+    # not where they are ignored (`nohup` ignores SIGHUP); no SIGHUP on Windows
+    stops = [getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {s: signal.signal(s, _terminate) for s in stops if signal.getsignal(s) is signal.SIG_DFL}
     try:
         rv = cli(standalone_mode=False)
-    except click.exceptions.Abort:              # Ctrl-C (click turns KeyboardInterrupt into Abort)
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as e:         # click turns KeyboardInterrupt into Abort
+        if isinstance(e.__cause__, Terminated):
+            click.echo(f"terminated by {signal.Signals(e.__cause__.signum).name}", err=True)
+            sys.exit(128 + e.__cause__.signum)
+        click.echo("aborted", err=True)         # Ctrl-C
         sys.exit(130)
     except click.ClickException as e:           # a bad option of `tinybt` itself
         _show_click_error(e)
         sys.exit(e.exit_code)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     sys.exit(rv if isinstance(rv, int) else 0)
