@@ -242,8 +242,22 @@ def test_the_epoch_line_fits_100_columns_with_large_numbers(objective):
     assert len(trainer.epoch_line(dict(row, epoch=10000, seconds=59.9), 10000, 99 * 3600)) <= 100
 
 
+def test_the_steady_epoch_time_comes_from_the_second_half_of_the_steps(monkeypatch):
+    """A cold process compiles during the first steps: 10 s for steps 1-2 of 4, then 1 s each.
+    The estimate for a whole epoch is 4 s, not the 12 s this one took."""
+    clock = iter([0.0, 10.0, 12.0])                   # meter start, after step 2 (half), the call
+    monkeypatch.setattr(trainer.time, "perf_counter", lambda: next(clock))
+    meter = trainer._Meter(SimpleNamespace(lr=1e-3, epochs=1, objective="dual"), False, 1, 4)
+    for _ in range(4):
+        meter.add(1.0, {}, 1e-3)
+    assert meter.steady() == 4.0
+
+
 def test_the_eta_is_the_remaining_epochs_at_the_mean_epoch_time_without_the_compiling_first():
-    assert trainer.time_left([30.0], 2) == 60.0                 # only the first so far: it is all there is
+    assert trainer.time_left([30.0], 2) == 60.0                 # only the first so far, and no estimate
+    assert trainer.time_left([30.0], 2, steady=1.5) == 3.0      # its compiled second half says 1.5 s
+    assert trainer.time_left([1.0], 2, steady=1.5) == 2.0       # never longer than the epoch itself
+    assert trainer.time_left([30.0, 2.0, 4.0], 10, steady=1.0) == 30.0     # later epochs are measured
     assert trainer.time_left([30.0, 2.0, 4.0], 10) == 30.0
     line = trainer.epoch_line(dict(BIG_ROW, seconds=1.84), 30, trainer.time_left([9.0, 1.8, 1.9], 27))
     assert line.endswith("  1.8s  ETA 0:50")

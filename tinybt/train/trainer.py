@@ -86,6 +86,7 @@ class Run:
     epoch: int = 0            # finished epochs
     lock: object = None       # lock.RunLock on the run folder, held until train() returns
     memory: str = ""          # the memory estimate (run/memory.py), shown at the start
+    steady_epoch: float | None = None   # an epoch's step seconds from the last one's second half (ETA)
 
     @property
     def steps_per_epoch(self):
@@ -140,6 +141,7 @@ def run_epoch(run, progress=True):
         optimizer_step(cfg, run.opt, run.params, guard.finite(grads), lr)
         meter.add(loss, parts, lr)
     guard.after_epoch()
+    run.steady_epoch = meter.steady()
     return meter.row()
 
 
@@ -189,13 +191,23 @@ class _Meter:
         # outlasts PLAIN_EVERY, while a terminal redraws the bar in place from the first step
         self.bar = Progress(n_steps, f"epoch {epoch}/{cfg.epochs}", show=progress, transient=True,
                             delay=0.0 if is_terminal(sys.stderr) else PLAIN_EVERY)
-        self.t0 = time.perf_counter()
+        self.t0 = self.t_half = time.perf_counter()
+        self.done = 0
 
     def add(self, loss, parts, lr):
         self.loss, self.lr = self.loss + loss, lr
         for k, v in parts.items():
             self.sums[k] += v
         self.bar.update(1, _status(loss, parts))
+        self.done += 1
+        if self.done == self.n // 2:
+            self.t_half = time.perf_counter()
+
+    def steady(self):
+        """The epoch's step time extrapolated from its second half: the first steps of a cold
+        process include Numba's compilation, which no later epoch pays."""
+        rest = self.done - self.n // 2
+        return (time.perf_counter() - self.t_half) * self.done / rest if rest > 0 else None
 
     def row(self):
         self.bar.close()
@@ -212,9 +224,12 @@ def _status(loss, parts):
     return s
 
 
-def time_left(times, remaining):
+def time_left(times, remaining, steady=None):
     """Seconds the `remaining` epochs should take: the mean of the epoch times so far, leaving out
-    the first once there are others (it carries the Numba compilation of a cold cache)."""
+    the first once there are others (it carries the Numba compilation of a cold cache). After the
+    first alone, its `steady` estimate (`_Meter.steady`) when that is shorter."""
+    if len(times) == 1 and steady is not None:
+        return min(times[0], steady) * remaining
     return float(np.mean(times[1:] or times)) * remaining
 
 
@@ -341,7 +356,8 @@ def train(cfg=None, out=None, resume=None, threads=None, progress=True, echo=Non
             run_dir.append_metrics(run.path, row)
             if progress:
                 times.append(time.perf_counter() - t0)
-                echo(epoch_line(row, run.cfg.epochs, time_left(times, run.cfg.epochs - run.epoch)))
+                eta = time_left(times, run.cfg.epochs - run.epoch, run.steady_epoch)
+                echo(epoch_line(row, run.cfg.epochs, eta))
         if final is not None:                   # this call trained at least one epoch
             for f in plots.write_diagnostics(run.path, run_dir.read_metrics(run.path), final):
                 if progress:
