@@ -18,12 +18,13 @@ import numpy as np
 
 from tinybt.probe import evaluate
 from tinybt.probe.evaluate import BAG, BAG_WINDOW, OBJECTIVE_ROW, check_tasks, encoder_run, reference_arms
-from tinybt.probe.pool import run_tasks
+from tinybt.probe.pool import load_shared, run_tasks, shared_folder
 from tinybt.train.embed import load_run
 
 
-def thread_tasks(fn, shared, tasks, names, jobs, on_tick, on_done):
+def thread_tasks(fn, folder, tasks, names, jobs, on_tick, on_done):
     """pool.run_tasks on `jobs` threads of this process (same signature, same results)."""
+    shared = load_shared(folder)
     with ThreadPoolExecutor(jobs) as ex:
         futures = [ex.submit(fn, shared, task, lambda units, i=i: on_tick(i, units)) for i, task in enumerate(tasks)]
         return [f.result() for f in futures]
@@ -46,7 +47,8 @@ def main():
     arms |= reference_arms([cfg], seqs, enc)
     if a.arms == "encoders":
         arms = {k: v for k, v in arms.items() if k not in (BAG, BAG_WINDOW)}
-    labels = {t: evaluate.make_labels(ds, seqs, t)[0] for t in tasks}
+    runs = {arm: len(r) for arm, r in arms.items()}
+    arrays = evaluate.probe_arrays(arms, evaluate.task_labels(ds, seqs, tasks), seqs.split)
     kw = dict(pool="test", folds=5, label_fractions=tuple(map(float, a.label_fractions.split(","))), seeds=5, seed=0)
     print(f"{evaluate.dataset_title(ds)}: {', '.join(arms)}; tasks {', '.join(tasks)}; fractions {kw['label_fractions']}")
     print(f"{'how':<22} {'wall s':>8} {'speed-up':>9}  same predictions")
@@ -55,7 +57,8 @@ def main():
                               run_tasks), (f"{a.jobs} threads", a.jobs, thread_tasks)):
         evaluate.run_tasks = runner
         t0 = time.perf_counter()
-        out = evaluate._probes(arms, labels, seqs.split, tasks, kw, jobs, echo=None)
+        with shared_folder(dict(arrays)) as folder:
+            out = evaluate._probes(folder, runs, tasks, kw, jobs, echo=None)
         wall = time.perf_counter() - t0
         pred = predictions(out)
         ref, ref_pred = (wall, pred) if ref is None else (ref, ref_pred)

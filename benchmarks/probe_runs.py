@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tinybt.data.fingerprint import fingerprint
 from tinybt.probe.evaluate import (check_fractions, check_tasks, difference, encoder_run, reference_arms,
-                                   score, summarise)
+                                   score, summarise, task_labels)
 from tinybt.probe.report import at_majority, diff_cell, pct
 from tinybt.run import checkpoint, run_dir
 from tinybt.train.embed import load_run
@@ -64,7 +64,8 @@ def main():
         add(path.name, path)
     names = list(dict.fromkeys(p.name for p in a.runs))
     arms |= reference_arms(configs[ref], seqs, enc)
-    scores = score(arms, ds, seqs, check_tasks(None, ds), fractions, a.seeds, a.split, jobs=a.jobs, echo=print)
+    scores = score(arms, task_labels(ds, seqs, check_tasks(None, ds)), seqs, fractions, a.seeds, a.split,
+                   jobs=a.jobs, echo=print)
     results = summarise(scores)
     results["differences"] = {n: difference(scores, n, ref) for n in names}
     results["augment"] = augment

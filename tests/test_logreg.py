@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from tinybt.check.cases.probe import logreg_case
 from tinybt.check.gradcheck import check
-from tinybt.probe.logreg import fit_logreg, logreg_loss, predict
+from tinybt.probe.logreg import column_means, fit_logreg, logreg_loss, nonzero_columns, predict
 
 
 @settings(max_examples=15, deadline=None)
@@ -125,3 +125,27 @@ def test_principal_axes_change_nothing_but_the_parametrisation(N, D, sparse, mon
     np.testing.assert_allclose(axes.weight, direct.weight, atol=1e-6)
     np.testing.assert_allclose(axes.bias, direct.bias, atol=1e-6)
     assert axes.loss == pytest.approx(direct.loss, rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 30), st.floats(0.05, 0.6), st.integers(0, 2**16), st.booleans())
+def test_the_lean_sparse_helpers_give_scipys_results_bit_for_bit(n, d, density, seed, zeros):
+    """column_means and nonzero_columns replace scipy calls that copy X several times; the fits
+    must not change, so the same numbers in the same order: equal, not close. The input is
+    scaled the way linear_probe standardises it (X @ diags leaves each row's columns unsorted)."""
+    rng = np.random.default_rng(seed)
+    X = scipy.sparse.random(n, d, density=density, format="csr", random_state=seed)
+    X.data = np.log1p(rng.integers(1, 6, X.nnz)).astype(float)
+    X = X @ scipy.sparse.diags(1 / rng.uniform(0.1, 3, d))
+    if zeros and X.nnz:
+        X.data[rng.integers(0, X.nnz)] = 0.0                  # an explicit zero: a column may hold no nonzero
+    for squares in (False, True):
+        ref = X.multiply(X) if squares else X
+        assert np.array_equal(column_means(X, squares), np.asarray(ref.mean(axis=0)).ravel())
+    Z, cols = nonzero_columns(X)
+    assert np.array_equal(cols, np.unique(X.indices[X.data != 0]))
+    ref = X[:, cols]
+    for part in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(Z, part), getattr(ref, part))
+    if not zeros and X.nnz:
+        assert np.shares_memory(Z.data, X.data), "the values must be shared, not copied"

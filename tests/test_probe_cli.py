@@ -190,8 +190,10 @@ def test_a_task_with_too_few_labels_is_skipped_with_a_note_not_the_table(untrain
 
     monkeypatch.setattr(ev, "make_labels", few_mainstream_labels)
     X = np.random.default_rng(0).standard_normal((seqs.n_users, 4))
-    scores = ev.score({"x": [{"features": X, "items": None}]}, ds, seqs, ["favorite_genre", "mainstream"],
-                      label_fractions=(1.0,), seeds=1, folds=2)
+    labels = ev.task_labels(ds, seqs, ["favorite_genre", "mainstream"])
+    arms = {"x": [{"features": X, "items": None}]}
+    scores = ev.score(arms, labels, seqs, label_fractions=(1.0,), seeds=1, folds=2)
+    assert arms == {"x": [{"items": None}]}, "score keeps no copy of the features the probes read from files"
     assert scores["probe"]["mainstream"].startswith("skipped: only")
     assert isinstance(scores["probe"]["favorite_genre"], dict)
     results = ev.summarise(scores, n_boot=50)

@@ -15,7 +15,7 @@ import scipy.sparse
 
 from tinybt.errors import TinyBTError
 from tinybt.probe import evaluate
-from tinybt.probe.pool import load_shared, run_tasks, save_shared
+from tinybt.probe.pool import load_shared, run_tasks, save_shared, shared_folder
 from tinybt.progress import Progress
 from wait_helpers import GENEROUS, wait_until
 
@@ -54,26 +54,37 @@ def test_shared_arrays_round_trip_through_memory_mapped_files(tmp_path):
     assert scipy.sparse.issparse(back["sparse"]) and (back["sparse"] != shared["sparse"]).nnz == 0
 
 
+def test_a_shared_folder_takes_the_arrays_out_of_the_callers_hands_and_is_removed_after():
+    arrays = _shared()
+    with shared_folder(arrays) as folder:
+        assert arrays == {}, "the caller's copies must go: the workers read the files"
+        back = load_shared(folder)
+        assert np.array_equal(back["dense"], _shared()["dense"]) and (back["sparse"] != _shared()["sparse"]).nnz == 0
+        del back
+    assert not Path(folder).exists()
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_spawned_workers_give_the_in_process_results_in_task_order(jobs):
     ticks, done = [], []
-    got = run_tasks(_row_sum, _shared(), list(range(6)), [f"row {i}" for i in range(6)], jobs,
-                    lambda i, n: ticks.append(n), lambda i, r: done.append(i))
+    with shared_folder(_shared()) as folder:
+        got = run_tasks(_row_sum, folder, list(range(6)), [f"row {i}" for i in range(6)], jobs,
+                        lambda i, n: ticks.append(n), lambda i, r: done.append(i))
     shared = _shared()
     assert got == [float(shared["dense"][i].sum() + shared["sparse"][i].sum()) for i in range(6)]
     assert sum(ticks) == 6 and sorted(done) == list(range(6))
 
 
 def test_a_worker_error_reaches_the_caller():
-    with pytest.raises(TinyBTError, match="task 1 went wrong"):
-        run_tasks(_fail_on_1, {}, [0, 1, 2], ["a", "b", "c"], 2, lambda *a: None, lambda *a: None)
+    with pytest.raises(TinyBTError, match="task 1 went wrong"), shared_folder({}) as folder:
+        run_tasks(_fail_on_1, folder, [0, 1, 2], ["a", "b", "c"], 2, lambda *a: None, lambda *a: None)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL on this platform")
 def test_a_killed_worker_ends_the_run_within_seconds_naming_task_cause_and_flag():
     t0 = time.monotonic()
-    with pytest.raises(TinyBTError) as e:
-        run_tasks(_die_on_2, {}, list(range(6)), [f"(arm, run 1, task {i})" for i in range(6)], 2,
+    with pytest.raises(TinyBTError) as e, shared_folder({}) as folder:
+        run_tasks(_die_on_2, folder, list(range(6)), [f"(arm, run 1, task {i})" for i in range(6)], 2,
                   lambda *a: None, lambda *a: None)
     assert time.monotonic() - t0 < 30, "a dead worker must not leave the parent waiting"
     msg = str(e.value)
@@ -92,8 +103,9 @@ def test_workers_do_not_outlive_a_parent_killed_before_it_could_stop_them(tmp_pa
     They hold its stdout open, so the pipe ends only when they have exited too."""
     files = [str(tmp_path / f"worker{i}") for i in range(2)]
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-            "from tinybt.probe.pool import run_tasks\nfrom test_probe_pool import _sleep_long\n"
-            f"run_tasks(_sleep_long, {{}}, {files!r}, ['a', 'b'], 2, lambda *a: None, lambda *a: None)\n")
+            "from tinybt.probe.pool import run_tasks, shared_folder\nfrom test_probe_pool import _sleep_long\n"
+            "with shared_folder({}) as folder:\n"
+            f"    run_tasks(_sleep_long, folder, {files!r}, ['a', 'b'], 2, lambda *a: None, lambda *a: None)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_until(lambda: all(Path(f).is_file() and Path(f).read_text(encoding="utf-8") for f in files), proc,
                "both workers running a task")
@@ -169,8 +181,8 @@ def test_the_probe_bar_ends_full_computed_or_from_the_memo_and_the_costliest_pro
     monkeypatch.setenv("TINYBT_HOME", str(tmp_path))
     monkeypatch.setattr(evaluate, "Progress", _Bar)
     order = []
-    monkeypatch.setattr(evaluate, "run_tasks", lambda fn, shared, work, names, *a: order.append(names) or
-                        run_tasks(fn, shared, work, names, *a))
+    monkeypatch.setattr(evaluate, "run_tasks", lambda fn, folder, work, names, *a: order.append(names) or
+                        run_tasks(fn, folder, work, names, *a))
     rng = np.random.default_rng(0)
     U, y = 200, rng.integers(0, 3, size=200)
     arms = {"dense": [{"features": rng.standard_normal((U, 4)) + y[:, None]}],
@@ -178,8 +190,10 @@ def test_the_probe_bar_ends_full_computed_or_from_the_memo_and_the_costliest_pro
     kw = dict(pool="test", folds=3, label_fractions=(0.1, 1.0), seeds=2, seed=0)
     split = rng.choice(3, size=U, p=[0.6, 0.2, 0.2])
     _Bar.made.clear()
+    arrays = evaluate.probe_arrays(arms, {"t": y}, split)
     for _ in range(2):                                 # computed, then every part from the memo
-        evaluate._probes(arms, {"t": y}, split, ["t"], kw, 1, echo=None)
+        with shared_folder(dict(arrays)) as folder:
+            evaluate._probes(folder, {"dense": 1, "bag": 1}, ["t"], kw, 1, echo=None)
     assert len(list((tmp_path / "probes").glob("*.npz"))) == 4
     for bar in _Bar.made:
         assert bar.done == pytest.approx(bar.total, rel=1e-12) and bar.total > 0

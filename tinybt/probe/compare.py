@@ -33,7 +33,7 @@ from tinybt.atomic import atomic_open, write_text
 from tinybt.errors import TinyBTError
 from tinybt.probe.evaluate import BAG, BAG_WINDOW, OBJECTIVE_ROW, PRETRAIN_TEXT, RANDOM, check_fractions, \
     check_options, check_tasks, dataset_title, difference, encoder_run, projector_row, projector_run, \
-    reference_arms, score, summarise
+    reference_arms, score, summarise, task_labels
 from tinybt.probe import FOLDS, LABEL_FRACTIONS
 from tinybt.probe.report import MAJORITY, format_differences, format_probe_tables, format_retrieval, protocol_line
 from tinybt.run.config import LR, LR_BATCH
@@ -105,7 +105,9 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     base = TrainConfig(**settings).validate()
     scaled_lr(base.lr, 2, lr_scaling)          # a bad --lr-scaling fails now, not after training
     ds, seqs = load_sequences(base)
-    tasks = check_tasks(tasks, ds)
+    labels = task_labels(ds, seqs, check_tasks(tasks, ds))
+    data, name = fingerprint(ds), dataset_title(ds)
+    del ds      # its interaction columns (memory-mapped) end with the labels, as in evaluate.py
     out = Path(out or f"runs/compare-{base.dataset}-{base.encoder}")
     out.mkdir(parents=True, exist_ok=True)
     pretrain_seeds = [base.seed + i for i in range(seeds_pretrain)]
@@ -127,7 +129,6 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
     t0 = time.perf_counter()
     enc = encoder_config(base, seqs)
     arms = {}
-    data = fingerprint(ds)
     for r in runs:
         run_dir.check_data(r["run_dir"], data)      # a reused run trained on other data has other vectors
         params, buffers = checkpoint.load(Path(r["run_dir"]) / run_dir.CHECKPOINT)[:2]
@@ -136,7 +137,7 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
         if projector and r["objective"] == "barlow":
             arms.setdefault(projector_row(row), []).append(projector_run(params, buffers, enc, seqs))
     arms |= reference_arms([replace(base, seed=s) for s in pretrain_seeds], seqs, enc)
-    scores = score(arms, ds, seqs, tasks, fractions, seeds, split, folds, jobs, echo=echo)
+    scores = score(arms, labels, seqs, fractions, seeds, split, folds, jobs, echo=echo)
     results = summarise(scores)
     bt, dual = partial(row_name, "barlow"), partial(row_name, "dual")
     pairs = (("Barlow Twins − dual encoder", bt, dual),
@@ -147,10 +148,10 @@ def compare(settings, batch_sizes=BATCH_SIZES, out=None, lr_scaling="none", task
         pairs += (("Barlow Twins projector output − dual encoder", lambda B: projector_row(bt(B)), dual),)
     results["comparisons"] = {name: [difference(scores, a(B), b(B)) | {"batch_size": B} for B in batch_sizes]
                               for name, a, b in pairs}
-    meta = {"settings": asdict(base), "dataset": dataset_title(ds), "batch_sizes": batch_sizes,
+    meta = {"settings": asdict(base), "dataset": name, "batch_sizes": batch_sizes,
             "lr_rule": (f"{LR:g}·√(B/{LR_BATCH}) (the default)" if settings.get("lr") is None
                         else f"{base.lr:g} (scaling: {lr_scaling})"),
-            "tasks": tasks, "label_fractions": list(fractions), "seeds": seeds,
+            "tasks": list(labels), "label_fractions": list(fractions), "seeds": seeds,
             "folds": folds, "split": split, "pretrain_seeds": pretrain_seeds,
             "pretrain_users": base.pretrain_users, "pretrain_text": PRETRAIN_TEXT[base.pretrain_users],
             "jobs": jobs, "runs": runs, "probe_seconds": round(time.perf_counter() - t0, 1),

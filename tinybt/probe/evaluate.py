@@ -27,7 +27,7 @@ from tinybt.errors import TinyBTError
 from tinybt.probe import FOLDS, LABEL_FRACTIONS, bag_of_items, memo
 from tinybt.probe.folds import POOLS, pool_mask
 from tinybt.probe.linear_probe import TooFewLabels, probe_plan
-from tinybt.probe.pool import run_tasks
+from tinybt.probe.pool import load_shared, run_tasks, shared_folder
 from tinybt.probe.report import MAJORITY, POPULAR, format_markdown, write_results
 from tinybt.probe.retrieval import cosine_scorer, popularity_scorer, retrieval_metrics
 from tinybt.probe.stats import N_BOOT, bootstrap_ci
@@ -155,18 +155,26 @@ def _probe_task(shared, task, tick):
         return f"skipped: {e}"
 
 
-def _probes(arms, labels, split, tasks, kw, jobs, echo):
-    """Every (arm, run, task) probe, on `jobs` processes, under one progress bar of estimated
-    seconds (`_cost`). Each label fraction is a worker task of its own (probe() draws every
-    fraction's subsets from its own seeds, so the parts make the whole), handed out costliest
-    first so that the processes finish together.
+def probe_arrays(arms, labels, split):
+    """What the probes share (pool.shared_folder): every run's features, moved out of `arms`
+    ("ARM/RUN"), the labels ("labels/TASK") and the split."""
+    arrays = {f"{a}/{r}": run.pop("features") for a, runs in arms.items() for r, run in enumerate(runs)}
+    return arrays | {f"labels/{t}": y for t, y in labels.items()} | {"split": split}
+
+
+def _probes(folder, runs, tasks, kw, jobs, echo):
+    """Every (arm, run, task) probe of the arrays in `folder` (pool.shared_folder: "ARM/RUN"
+    features, "labels/TASK", "split"; runs: {arm: number of runs}), on `jobs` processes, under
+    one progress bar of estimated seconds (`_cost`). Each label fraction is a worker task of its
+    own (probe() draws every fraction's subsets from its own seeds, so the parts make the
+    whole), handed out costliest first so that the processes finish together.
     -> {task: {arm: [probe output per run]} or "skipped: ..."}."""
-    probes = [(a, r, t) for t in tasks for a in arms for r in range(len(arms[a]))]
-    shared = {f"{a}/{r}": arms[a][r]["features"] for a in arms for r in range(len(arms[a]))}
-    shared |= {f"labels/{t}": labels[t] for t in tasks} | {"split": split}
+    shared = load_shared(folder)
+    probes = [(a, r, t) for t in tasks for a in runs for r in range(runs[a])]
     parts = [(p, kw | {"label_fractions": (f,)}) for p in probes for f in kw["label_fractions"]]
-    cost = [_cost(shared[f"{a}/{r}"], int(labels[t].max()) + 1, probe_plan(labels[t], split, **pkw))
-            for (a, r, t), pkw in parts]
+    cost = [_cost(shared[f"{a}/{r}"], int(shared[f"labels/{t}"].max()) + 1,
+                  probe_plan(shared[f"labels/{t}"], shared["split"], **pkw)) for (a, r, t), pkw in parts]
+    del shared
     order = sorted(range(len(parts)), key=lambda i: -cost[i][0])
     names = [f"({a}, run {r + 1}, {t}, {pkw['label_fractions'][0]:.0%} labels)" for (a, r, t), pkw in parts]
     work = [(f"{a}/{r}", t, pkw) for (a, r, t), pkw in parts]
@@ -180,10 +188,10 @@ def _probes(arms, labels, split, tasks, kw, jobs, echo):
         running.pop(i, None)
     label = f"probes ({len(parts)} on {jobs} process(es))"
     with Progress(sum(c for c, _ in cost), label, show=echo is not None) as bar:
-        done = run_tasks(_probe_task, shared, [work[i] for i in order], [names[i] for i in order], jobs,
+        done = run_tasks(_probe_task, folder, [work[i] for i in order], [names[i] for i in order], jobs,
                          on_tick, on_done)
     result = dict(zip(order, done))
-    out = {t: {a: [] for a in arms} for t in tasks}
+    out = {t: {a: [] for a in runs} for t in tasks}
     n_fr = len(kw["label_fractions"])
     for k, (a, _, t) in enumerate(probes):
         res = [result[k * n_fr + i] for i in range(n_fr)]
@@ -212,32 +220,40 @@ def _cost(X, n_classes, plan):
     return seconds, seconds / rows if rows else 0.0
 
 
-def _retrieval(arms, seqs, users, echo):
+def _retrieval(arms, shared, seqs, users, echo):
     """Recall/NDCG per arm that ranks items (and most popular), under one progress bar of users."""
     scorers = {POPULAR: [popularity_scorer(seqs)]}
-    scorers |= {a: [cosine_scorer(r["features"], r["items"]) for r in runs]
+    scorers |= {a: [cosine_scorer(shared[f"{a}/{r}"], run["items"]) for r, run in enumerate(runs)]
                 for a, runs in arms.items() if runs[0]["items"] is not None}
     n = sum(map(len, scorers.values()))
     with Progress(n * len(users), f"retrieval ({n} rankings of {len(users)} users)", show=echo is not None) as bar:
         return {a: [retrieval_metrics(sc, seqs, users, tick=bar.update) for sc in runs] for a, runs in scorers.items()}
 
 
-def score(arms, ds, seqs, tasks, label_fractions=LABEL_FRACTIONS, seeds=5, split="test", folds=FOLDS,
+def task_labels(ds, seqs, tasks):
+    """{task: labels (U,)}: all that the probes need of the dataset itself."""
+    return {t: make_labels(ds, seqs, t)[0] for t in tasks}
+
+
+def score(arms, labels, seqs, label_fractions=LABEL_FRACTIONS, seeds=5, split="test", folds=FOLDS,
           jobs=1, seed=0, echo=None):
-    """Probe every run of every arm on every task, and rank items for retrieval.
+    """Probe every run of every arm on every task of `labels` ({task: (U,)}), and rank items for
+    retrieval. The runs' features move to memory-mapped files (pool.shared_folder): `arms`
+    keeps their "items" only, and this process no copy of what the workers fit.
     -> {"probe": {task: {arm: [probe output per run]} or "skipped: ..."},
         "retrieval": {arm: [(recall (N,), ndcg (N,)) per run]}, "retrieval_users": (N,)}."""
     memory.check_probe(max(memory.feature_bytes(r["features"]) for runs in arms.values() for r in runs), jobs)
-    t0 = time.perf_counter()
-    labels = {t: make_labels(ds, seqs, t)[0] for t in tasks}
+    arrays = probe_arrays(arms, labels, seqs.split)
     kw = dict(pool=split, folds=folds, label_fractions=label_fractions, seeds=seeds, seed=seed)
-    out = {"probe": _probes(arms, labels, seqs.split, tasks, kw, jobs, echo)}
-    if echo:
-        echo(f"probes: {sum(map(len, arms.values())) * len(tasks)} (arm, run, task) jobs on {jobs} process(es) "
-             f"in {time.perf_counter() - t0:.0f} s")
-    t0 = time.perf_counter()
-    users = np.flatnonzero(pool_mask(seqs.split, split))
-    ret = _retrieval(arms, seqs, users, echo)
+    with shared_folder(arrays) as folder:
+        t0 = time.perf_counter()
+        out = {"probe": _probes(folder, {a: len(runs) for a, runs in arms.items()}, list(labels), kw, jobs, echo)}
+        if echo:
+            echo(f"probes: {sum(map(len, arms.values())) * len(labels)} (arm, run, task) jobs on {jobs} "
+                 f"process(es) in {time.perf_counter() - t0:.0f} s")
+        t0 = time.perf_counter()
+        users = np.flatnonzero(pool_mask(seqs.split, split))
+        ret = _retrieval(arms, load_shared(folder), seqs, users, echo)
     keep = np.isfinite(ret[POPULAR][0][0])             # users with a target left after removing seen items
     out["retrieval"] = {a: [(rc[keep], nd[keep]) for rc, nd in runs] for a, runs in ret.items()}
     out["retrieval_users"] = users[keep]
@@ -321,7 +337,9 @@ def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="
     path = check_run_dir(path)
     t0 = time.perf_counter()
     cfg, ds, seqs, enc, params = load_run(path)
-    tasks = check_tasks(tasks, ds)
+    labels = task_labels(ds, seqs, check_tasks(tasks, ds))
+    name = dataset_title(ds)
+    del ds      # its interaction columns (memory-mapped, ~0.3 GB at ML-20M) end with the labels
     row = f"{OBJECTIVE_ROW[cfg.objective]} ({cfg.encoder})"
     arms = {row: [encoder_run(params, enc, seqs)]}
     pairs = [(row, b) for b in (BAG, BAG_WINDOW, RANDOM)]
@@ -330,12 +348,12 @@ def evaluate(path, tasks=None, label_fractions=LABEL_FRACTIONS, seeds=5, split="
         arms[projector_row(row)] = [projector_run(params, buffers, enc, seqs)]
         pairs.append((projector_row(row), row))
     arms |= reference_arms([cfg], seqs, enc)
-    scores = score(arms, ds, seqs, tasks, label_fractions, seeds, split, folds, jobs, echo=echo)
+    scores = score(arms, labels, seqs, label_fractions, seeds, split, folds, jobs, echo=echo)
     results = summarise(scores)
     results["differences"] = [difference(scores, a, b) for a, b in pairs]
     seconds = round(time.perf_counter() - t0, 1)
-    title = f"{path.name}: {dataset_title(ds)}, {split} pool"
-    meta = {"run_dir": str(path), "dataset": dataset_title(ds), "split": split, "folds": folds, "tasks": tasks,
+    title = f"{path.name}: {name}, {split} pool"
+    meta = {"run_dir": str(path), "dataset": name, "split": split, "folds": folds, "tasks": list(labels),
             "label_fractions": list(label_fractions), "seeds": seeds, "pretrain_users": cfg.pretrain_users,
             "pretrain_text": PRETRAIN_TEXT[cfg.pretrain_users], "seconds": seconds, "config": asdict(cfg)}
     write_results(path, results, meta, title, split)

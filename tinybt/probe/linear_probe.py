@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from tinybt.errors import TinyBTError
 from tinybt.probe.folds import pool_mask, stratified_folds
-from tinybt.probe.logreg import MAX_ITER, as_float64, fit, fit_logreg, predict, prepare
+from tinybt.probe.logreg import MAX_ITER, as_float64, column_means, fit, fit_logreg, predict, prepare
 
 # from nearly unpenalised to bias-only in effect: at 1e4 the weights move no logit by more
 # than ~1e-4 on standardised features, so the fit predicts the labelled rows' majority class
@@ -59,8 +59,8 @@ def label_subset(y, fraction, rng):
 def _standardiser(X):
     """(shift, scale) from the rows of X: x ↦ (x − shift) / scale. Constant columns keep scale 1."""
     if scipy.sparse.issparse(X):
-        mean = np.asarray(X.mean(axis=0)).ravel()
-        var = np.maximum(np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean ** 2, 0.0)
+        mean = column_means(X)
+        var = np.maximum(column_means(X, squares=True) - mean ** 2, 0.0)
         shift = None
     else:
         shift, var = X.mean(axis=0), X.var(axis=0)

@@ -61,6 +61,29 @@ def as_float64(X):
     return np.asarray(X, dtype=np.float64)
 
 
+def column_means(X, squares=False):
+    """(D,) the mean of each column of CSR X (N, D), or of its squares: scipy's X.mean(axis=0)
+    (each value × 1/N, added up per column in row order), without its copies of X (at ML-20M
+    size, a third of a GB in each probe worker)."""
+    v = X.data * X.data if squares else X.data.copy()
+    v *= 1.0 / X.shape[0]
+    return np.bincount(X.indices, weights=v, minlength=X.shape[1])
+
+
+def nonzero_columns(X):
+    """(X[:, cols], cols) for cols the columns of CSR X holding a nonzero. Without explicit
+    zeros that is X renumbered: its values and row pointers shared, not copied."""
+    nonzero = X.data != 0
+    used = np.zeros(X.shape[1], bool)
+    used[X.indices[nonzero]] = True
+    cols = np.flatnonzero(used)
+    if not nonzero.all():
+        return X[:, cols], cols
+    renumber = np.zeros(X.shape[1], X.indices.dtype)
+    renumber[cols] = np.arange(len(cols))
+    return scipy.sparse.csr_matrix((X.data, renumber[X.indices], X.indptr), shape=(X.shape[0], len(cols))), cols
+
+
 class Problem(NamedTuple):
     """One (X, y) made ready for fits at any L2: see `prepare`."""
     Z: object              # (N, K) dense, or the CSR columns of X themselves
@@ -88,8 +111,12 @@ def prepare(X, y, n_classes):
     X, y = as_float64(X), np.asarray(y, dtype=np.int64)
     classes, y_present = np.unique(y, return_inverse=True)
     sparse = scipy.sparse.issparse(X)
-    cols = np.unique(X.indices[X.data != 0]) if sparse else np.flatnonzero(np.any(X != 0, axis=0))
-    Xa, (N, D) = X[:, cols], (X.shape[0], len(cols))
+    if sparse:
+        Xa, cols = nonzero_columns(X)
+    else:
+        cols = np.flatnonzero(np.any(X != 0, axis=0))
+        Xa = X[:, cols]
+    N, D = X.shape[0], len(cols)
     basis = None
     if 0 < min(N, D) <= GRAM_MAX:
         dense = (lambda A: A.toarray()) if sparse else np.asarray
@@ -101,7 +128,7 @@ def prepare(X, y, n_classes):
         Z, mean_sq = np.asarray(Xa @ basis), lam / N          # Zᵀ Z = diag(lam)
     else:
         Z = Xa
-        mean_sq = np.asarray(Xa.multiply(Xa).mean(axis=0)).ravel() if sparse else np.mean(Xa ** 2, axis=0)
+        mean_sq = column_means(Xa, squares=True) if sparse else np.mean(Xa ** 2, axis=0)
     freq = np.bincount(y_present, minlength=len(classes)) / len(y)
     return Problem(Z, basis, y_present, classes, cols, freq, mean_sq, int(n_classes), X.shape[1])
 

@@ -6,9 +6,10 @@ Windows and unsafe on macOS once Numba or BLAS have started threads. So workers 
 and `fn` must be a top-level function: fn(shared, task, tick) -> picklable result, where
 tick(units) reports progress inside a task.
 
-The shared arrays (dense ndarrays or CSR matrices) are written once to a temporary folder
-as .npy files and every worker memory-maps them: one copy in the page cache, not one per
-worker, and nothing is pickled per task except the small task tuple and its result.
+The shared arrays (dense ndarrays or CSR matrices) are moved once to a temporary folder of
+.npy files (`shared_folder`) and every process memory-maps them: one copy in the page cache,
+not one per worker nor one left in the parent, and nothing is pickled per task except the
+small task tuple and its result.
 
 A worker that dies (the OOM killer's SIGKILL, a crash) is seen at once through its process
 sentinel: the command stops with one line naming the task, the likely cause and `--jobs 1`,
@@ -25,6 +26,7 @@ import pickle
 import signal
 import tempfile
 import threading
+from contextlib import contextmanager
 from multiprocessing.connection import wait
 from pathlib import Path
 
@@ -60,6 +62,18 @@ def load_shared(folder):
             parts = [np.load(folder / f"{i}.{p}.npy", mmap_mode="r") for p in _CSR]
             out[name] = scipy.sparse.csr_matrix(tuple(parts), shape=tuple(np.load(folder / f"{i}.shape.npy")))
     return out
+
+
+@contextmanager
+def shared_folder(arrays):
+    """Move `arrays` ({name: ndarray or sparse matrix}) to a temporary folder (save_shared) and
+    yield the folder; it is removed on exit. The dict is emptied once the files are written:
+    dropping this process's copies is the point (at ML-20M size the features are ~0.3 GB,
+    which the parent would otherwise hold beside every worker's maps for the whole probe)."""
+    with tempfile.TemporaryDirectory(prefix="tinybt-probe-", ignore_cleanup_errors=True) as folder:
+        save_shared(folder, arrays)
+        arrays.clear()
+        yield folder
 
 
 def _portable(e):
@@ -106,35 +120,34 @@ class _Worker:
         self.task = None
 
 
-def run_tasks(fn, shared, tasks, names, jobs, on_tick, on_done):
-    """fn(shared, task, tick) for every task, on min(jobs, len(tasks)) spawned workers (in this
-    process when jobs == 1). on_tick(i, units) relays progress, on_done(i, result) each result
-    as it arrives (any order). Returns the results in task order."""
+def run_tasks(fn, folder, tasks, names, jobs, on_tick, on_done):
+    """fn(load_shared(folder), task, tick) for every task, on min(jobs, len(tasks)) spawned
+    workers (in this process when jobs == 1). on_tick(i, units) relays progress, on_done(i,
+    result) each result as it arrives (any order). Returns the results in task order."""
     results = [None] * len(tasks)
     if jobs == 1 or len(tasks) <= 1:
+        shared = load_shared(folder)
         for i, task in enumerate(tasks):
             results[i] = fn(shared, task, lambda units, i=i: on_tick(i, units))
             on_done(i, results[i])
         return results
     ctx = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="tinybt-probe-", ignore_cleanup_errors=True) as folder:
-        save_shared(folder, shared)
-        workers = [_Worker(ctx, folder, fn) for _ in range(min(jobs, len(tasks)))]
-        todo = iter(range(len(tasks)))
-        try:
-            for w in workers:
-                _assign(w, todo, tasks, names)
-            while any(w.task is not None for w in workers):
-                busy = [w for w in workers if w.task is not None]
-                wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
-                for w in busy:
-                    _drain(w, todo, tasks, names, results, on_tick, on_done)
-        finally:
-            for w in workers:
-                if w.process.is_alive() and w.task is not None:
-                    w.process.terminate()
-                w.process.join(5)
-                w.conn.close()
+    workers = [_Worker(ctx, folder, fn) for _ in range(min(jobs, len(tasks)))]
+    todo = iter(range(len(tasks)))
+    try:
+        for w in workers:
+            _assign(w, todo, tasks, names)
+        while any(w.task is not None for w in workers):
+            busy = [w for w in workers if w.task is not None]
+            wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            for w in busy:
+                _drain(w, todo, tasks, names, results, on_tick, on_done)
+    finally:
+        for w in workers:
+            if w.process.is_alive() and w.task is not None:
+                w.process.terminate()
+            w.process.join(5)
+            w.conn.close()
     return results
 
 
