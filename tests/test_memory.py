@@ -81,15 +81,36 @@ def test_probes_that_do_not_fit_are_refused_with_the_flag_that_shrinks_them():
     X = scipy.sparse.random(1000, 500, density=0.1, format="csr", random_state=0)
     assert memory.feature_bytes(X) == 12 * X.nnz + 8 * 1001
     assert memory.feature_bytes(np.zeros((1000, 64), np.float32)) == 8 * 64_000
-    largest = 2**28                                     # 256 MiB of float64 features
-    assert memory.probe_estimate(largest, 1) == memory.PROBE_COPIES * largest
-    assert memory.probe_estimate(largest, 4) == 4 * (memory.WORKER_BASE + memory.PROBE_COPIES * largest)
+    assert memory.probe_bytes(X, 7) == memory.PROBE_COPIES * memory.feature_bytes(X) + memory.LBFGS_PER_PARAM * 7 * 500
+    largest = 2**30                                     # one probe's peak: 1 GiB
+    assert memory.probe_estimate(largest, 1) == largest
+    assert memory.probe_estimate(largest, 4) == 4 * (memory.WORKER_BASE + largest)
     with pytest.raises(TinyBTError, match=r"^--jobs: the probes would need about .* GiB of memory \(4 process\(es\), "
                                           r".*, 2 GiB is available; use --jobs 1 \(one arm at a time"):
         memory.check_probe(largest, 4, have=2 * 2**30)
     with pytest.raises(TinyBTError, match=r"^--jobs: .* 0\.5 GiB is available; probe fewer users .* even --jobs 1 needs"):
         memory.check_probe(largest, 4, have=2**29)
     memory.check_probe(largest, 4, have=2**40)          # fits: no error
+
+
+def test_the_solver_state_per_parameter_is_what_the_probe_estimate_assumes():
+    """L-BFGS-B's history dominates a wide probe (bag of items over many items); the estimate's
+    bytes per parameter must stay within 10 % of what SciPy allocates (traced, deterministic)."""
+    import tracemalloc
+
+    import scipy.optimize
+
+    n = 200_000
+    x0 = np.ones(n)
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        scipy.optimize.minimize(lambda x: (0.5 * x @ x, x.copy()), x0, jac=True, method="L-BFGS-B",
+                                options={"maxiter": 3})
+        per_param = (tracemalloc.get_traced_memory()[1] - start) / n
+    finally:
+        tracemalloc.stop()
+    assert 0.9 * memory.LBFGS_PER_PARAM <= per_param <= 1.1 * memory.LBFGS_PER_PARAM, per_param
 
 
 def test_tinybt_probe_refuses_before_any_fit_when_memory_is_short(data_dir, tmp_path, monkeypatch):

@@ -242,7 +242,8 @@ def score(arms, labels, seqs, label_fractions=LABEL_FRACTIONS, seeds=5, split="t
     keeps their "items" only, and this process no copy of what the workers fit.
     -> {"probe": {task: {arm: [probe output per run]} or "skipped: ..."},
         "retrieval": {arm: [(recall (N,), ndcg (N,)) per run]}, "retrieval_users": (N,)}."""
-    memory.check_probe(max(memory.feature_bytes(r["features"]) for runs in arms.values() for r in runs), jobs)
+    n_classes = max(int(y.max()) + 1 for y in labels.values())
+    memory.check_probe(max(memory.probe_bytes(r["features"], n_classes) for runs in arms.values() for r in runs), jobs)
     arrays = probe_arrays(arms, labels, seqs.split)
     kw = dict(pool=split, folds=folds, label_fractions=label_fractions, seeds=seeds, seed=seed)
     with shared_folder(arrays) as folder:

@@ -31,6 +31,11 @@ PER_INTERACTION = 48
 # the float64 features, so 4× is the estimate.
 WORKER_BASE = 200 * 2**20
 PROBE_COPIES = 4
+# ... plus the solver's own state: SciPy's L-BFGS-B keeps 10 correction pairs and its workspace,
+# 296 bytes per parameter (measured, tests/test_memory.py). A probe fits classes × columns
+# weights: on a bag of items over 150 k businesses with 20 classes that is 0.9 GB, far more
+# than the features themselves.
+LBFGS_PER_PARAM = 296
 
 
 def estimate(cfg, n_items, n_interactions=0):
@@ -97,10 +102,16 @@ def feature_bytes(X):
     return 8 * int(np.prod(X.shape))
 
 
+def probe_bytes(X, n_classes):
+    """Bytes one probe of features X holds at its peak: PROBE_COPIES float64 copies of X and
+    the solver's state for n_classes × columns weights."""
+    return PROBE_COPIES * feature_bytes(X) + LBFGS_PER_PARAM * n_classes * X.shape[1]
+
+
 def probe_estimate(largest, jobs):
-    """Bytes the probes add to this process, `largest` the feature_bytes of the largest arm:
-    `jobs` spawned workers each holding one arm at a time (jobs = 1 probes in this process)."""
-    return PROBE_COPIES * largest if jobs == 1 else jobs * (WORKER_BASE + PROBE_COPIES * largest)
+    """Bytes the probes add to this process, `largest` the probe_bytes of the largest probe:
+    `jobs` spawned workers each holding one probe at a time (jobs = 1 probes in this process)."""
+    return largest if jobs == 1 else jobs * (WORKER_BASE + largest)
 
 
 def check_probe(largest, jobs, have=None):
@@ -111,4 +122,5 @@ def check_probe(largest, jobs, have=None):
         fix = "use --jobs 1 (one arm at a time, in this process)" if jobs > 1 and one <= have else \
             "probe fewer users (--split val) or free memory; even --jobs 1 needs " + gib(one)
         raise TinyBTError(f"--jobs: the probes would need about {gib(need)} of memory ({jobs} process(es), "
-                          f"each with float64 copies of the largest feature matrix), {gib(have)} is available; {fix}")
+                          f"each with float64 copies of the largest feature matrix and its solver's state), "
+                          f"{gib(have)} is available; {fix}")
