@@ -75,13 +75,19 @@ def _apply(X, shift, scale):
     return (X - shift) / scale
 
 
+def inner_fits(n, l2_grid):
+    """The fits choose_l2 makes on n rows: every L2 on every inner fold, or none when fewer than
+    2·INNER_FOLDS rows cannot be cross-validated."""
+    return INNER_FOLDS * len(l2_grid) if n >= 2 * INNER_FOLDS else 0
+
+
 def choose_l2(X, y, n_classes, l2_grid, seed, max_iter=MAX_ITER, on_fit=None):
     """(the L2 of the grid with the most correct inner-CV predictions on (X, y) alone, a fit
     at that L2 on part of the rows to start the final fit from, or None). Ties → the largest
     L2, the simpler model. Fewer than 2·INNER_FOLDS rows cannot be cross-validated: the largest L2.
     on_fit() (optional) after each fit."""
     grid = sorted(l2_grid, reverse=True)
-    if len(y) < 2 * INNER_FOLDS:
+    if not inner_fits(len(y), grid):
         return grid[0], None
     inner = stratified_folds(y, INNER_FOLDS, seed)
     correct = np.zeros(len(grid), np.int64)
@@ -194,7 +200,7 @@ def _fit_fold(X, users, y, held_out, n_classes, fraction, l2_grid, rng_seed, max
     shift, scale = _standardiser(Xr)
     Xs, ys = _apply(Xr, shift, scale), y[rows]
     del Xr              # the labelled rows' raw copy is not needed during the fits (at scale, a big one)
-    fits = 1 + (INNER_FOLDS * len(l2_grid) if len(rows) >= 2 * INNER_FOLDS else 0)
+    fits = 1 + inner_fits(len(rows), l2_grid)
     step = (lambda: tick(len(rows) / fits)) if tick else None
     l2, start = choose_l2(Xs, ys, n_classes, l2_grid, rng_seed, max_iter, on_fit=step)
     model = fit_logreg(Xs, ys, n_classes, l2, max_iter=max_iter, init=start)
